@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+set -Eeo pipefail
+
+if [ "${1:0:1}" = '-' ]; then
+    set -- postgres "$@"
+fi
+
+if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
+    mkdir -p "$PGDATA"
+    chown -R postgres:postgres "$PGDATA"
+    chmod 700 "$PGDATA"
+    exec gosu postgres "$0" "$@"
+fi
+
+if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+    : "${POSTGRES_USER:=postgres}"
+    : "${POSTGRES_DB:=$POSTGRES_USER}"
+    if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != 'trust' ]; then
+        echo 'Error: Database is uninitialized and superuser password is not specified.' >&2
+        echo '       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.' >&2
+        exit 1
+    fi
+    initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") \
+        --auth-local=trust --auth-host="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" \
+        ${POSTGRES_INITDB_ARGS:-} >/dev/null
+    printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
+    printf 'host all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
+
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >/dev/null
+    psql=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
+    if [ "$POSTGRES_DB" != 'postgres' ]; then
+        "${psql[@]}" --dbname postgres -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
+    fi
+    for f in /docker-entrypoint-initdb.d/*; do
+        case "$f" in
+            *.sh) echo "running $f"; . "$f" ;;
+            *.sql) echo "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
+            *) ;;
+        esac
+    done
+    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    echo 'PostgreSQL init process complete; ready for start up.'
+fi
+
+exec "$@"
