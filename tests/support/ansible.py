@@ -37,7 +37,7 @@ def run_module(module, args, check=False, diff=False, host="localhost", timeout=
         argv.append("--check")
     if diff:
         argv.append("--diff")
-    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, cwd=str(REPO))
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, cwd=str(REPO), check=False)
     try:
         out = json.loads(proc.stdout)
         result = out["plays"][0]["tasks"][0]["hosts"][host]

@@ -12,7 +12,7 @@ PREFIX = "sertantai-test-"
 
 def sh(*argv, check=True, input=None, timeout=300):
     """Run a command, return CompletedProcess with text output."""
-    proc = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("command failed (%d): %s\n%s%s" % (proc.returncode, " ".join(argv), proc.stdout, proc.stderr))
     return proc
@@ -62,5 +62,5 @@ def published_port(name, container_port):
 
 def subprocess_run_command(args, data=None, binary_data=False, **_kwargs):
     """Same contract as AnsibleModule.run_command, for module_utils tested without Ansible."""
-    proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=120, check=False)
     return proc.returncode, proc.stdout, proc.stderr

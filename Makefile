@@ -1,0 +1,38 @@
+# The two commands of the README. Each sets up what it needs (idempotent, fast when present).
+#   make demo   deploy the stack, as far as it is built, to a local Hetzner-like server over SSH
+#   make test   every quality gate and test suite; ends with a pytest summary line
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup test demo demo-down lint sanity unit pytest molecule build clean-state
+
+setup:
+	@scripts/setup
+
+test: setup lint sanity pytest
+
+demo: setup
+	@scripts/demo
+
+demo-down:
+	@scripts/local-server down
+
+lint:
+	@echo "==> yamllint"; $(BIN)/yamllint --strict .
+	@echo "==> ansible-lint (production profile)"; $(BIN)/ansible-lint --profile production -q
+
+sanity:
+	@echo "==> ansible-test sanity"; scripts/sanity
+
+# Unit, integration and molecule suites in one pytest run: one summary line for everything.
+pytest:
+	@echo "==> pytest"; $(BIN)/pytest $(PYTEST_ARGS)
+
+unit:
+	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+build:
+	@$(BIN)/ansible-galaxy collection build --force --output-path .state/dist .
