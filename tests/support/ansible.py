@@ -20,6 +20,8 @@ def ansible_env(**extra):
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_DEPRECATION_WARNINGS="0",
+        # Modules run on localhost with this interpreter: discovery may pick a broken shim.
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
         PATH=str(BIN) + os.pathsep + env.get("PATH", ""),
     )
     env.update(extra)

@@ -12,6 +12,15 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
     exec gosu postgres "$0" "$@"
 fi
 
+# POSTGRES_PASSWORD_FILE: read the password from a mounted file, as the official image does.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    if [ -n "${POSTGRES_PASSWORD:-}" ]; then
+        echo 'Error: both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set (but are exclusive)' >&2
+        exit 1
+    fi
+    POSTGRES_PASSWORD=$(< "$POSTGRES_PASSWORD_FILE")
+fi
+
 if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     : "${POSTGRES_USER:=postgres}"
     : "${POSTGRES_DB:=$POSTGRES_USER}"

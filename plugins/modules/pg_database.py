@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_database
+short_description: Ensure a PostgreSQL database exists with its extensions, also on a running cluster
+version_added: 0.1.0
+description:
+  - Creates the database O(name) when it does not exist, then creates every extension of O(extensions) in it that
+    is not there yet. A database created earlier gets extensions added later.
+  - The entrypoint's C(/docker-entrypoint-initdb.d) SQL only runs when the cluster is first created; a service added
+    to a running server needs C(CREATE DATABASE) and C(CREATE EXTENSION) on that running cluster. This module does both,
+    idempotently, on a new or an existing cluster.
+  - Before creating an extension the module checks C(pg_available_extensions) and fails, naming the extension and the
+    container's image, when the server cannot provide it.
+  - This module never drops a database or an extension, and never changes the encoding of an existing database
+    (it warns when it differs). The collection does not remove data.
+extends_documentation_fragment:
+  - sertantai.deploy.postgres
+options:
+  name:
+    description:
+      - Name of the database. It must be a plain identifier (letters, digits, C(_), C($), starting with a letter or
+        C(_), at most 63 characters), for example V(sertantai_legal_prod).
+    type: str
+    required: true
+    aliases: [db]
+  extensions:
+    description:
+      - Extensions to create in the database (C(CREATE EXTENSION IF NOT EXISTS ... CASCADE)), for example
+        V(uuid-ossp) and V(citext).
+      - Extensions that are installed but not listed are left alone.
+    type: list
+    elements: str
+    default: []
+  owner:
+    description:
+      - Role that owns the database. The role must exist. When set and the database exists with another owner, the
+        owner is changed with C(ALTER DATABASE ... OWNER TO).
+      - When unset a new database is owned by O(pg_user).
+    type: str
+  encoding:
+    description:
+      - Encoding of a new database.
+    type: str
+    default: UTF8
+  template:
+    description:
+      - Template of a new database. V(template0) is the pristine template; it accepts any encoding and carries nothing
+        an administrator may have added to V(template1), so every server creates the same database.
+    type: str
+    default: template0
+  state:
+    description:
+      - Only V(present). There is no V(absent) on purpose; drop a database by hand if you really mean it.
+    type: str
+    choices: [present]
+    default: present
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports what would be created and the SQL that would run; creates nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The database's owner and extensions before and after.
+notes:
+  - In check mode a database that does not exist yet is reported with every listed extension as to be created.
+seealso:
+  - module: sertantai.deploy.pg_cluster_info
+author:
+  - sertantai.deploy contributors
+"""
+
+EXAMPLES = r"""
+- name: Ensure the legal service database exists with its extensions
+  sertantai.deploy.pg_database:
+    pg_container: shared_postgres
+    name: sertantai_legal_prod
+    extensions:
+      - uuid-ossp
+      - citext
+
+- name: Ensure a developer database over a direct connection
+  sertantai.deploy.pg_database:
+    pg_host: 127.0.0.1
+    pg_port: 5432
+    pg_password: "{{ postgres_password }}"
+    name: sertantai_legal_dev
+    owner: postgres
+    extensions: [citext]
+"""
+
+RETURN = r"""
+database:
+  description: Name of the database.
+  returned: always
+  type: str
+  sample: sertantai_legal_prod
+created:
+  description: Whether the database was created (or would be, in check mode).
+  returned: always
+  type: bool
+  sample: true
+owner_changed:
+  description: Whether the owner was changed (or would be, in check mode).
+  returned: always
+  type: bool
+  sample: false
+extensions_created:
+  description: Extensions created by this run (or that would be, in check mode), in the order of O(extensions).
+  returned: always
+  type: list
+  elements: str
+  sample: [uuid-ossp, citext]
+queries:
+  description: The SQL statements that changed something (or would have, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - CREATE DATABASE "sertantai_legal_prod" ENCODING 'UTF8' TEMPLATE "template0"
+    - CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
+    PG_MUTUALLY_EXCLUSIVE,
+    PG_REQUIRED_ONE_OF,
+    PgError,
+    pg_argument_spec,
+    runner_from_params,
+)
+from ansible_collections.sertantai.deploy.plugins.module_utils._pgadmin import ensure_database
+
+
+def describe_server(module):
+    """Name the server for an error message: the container and its image, or the host."""
+    params = module.params
+    if params["pg_container"]:
+        image = "unknown image"
+        try:
+            found = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
+            image = found[params["pg_container"]]["Config"]["Image"]
+        except (DockerError, KeyError):
+            pass
+        return "container %s (image %s)" % (params["pg_container"], image)
+    if params["pg_host"]:
+        return "the PostgreSQL server at %s:%s" % (params["pg_host"], params["pg_port"])
+    return "the PostgreSQL server of pg_dsn"
+
+
+def main():
+    argument_spec = pg_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True, aliases=["db"]),
+        extensions=dict(type="list", elements="str", default=[]),
+        owner=dict(type="str"),
+        encoding=dict(type="str", default="UTF8"),
+        template=dict(type="str", default="template0"),
+        state=dict(type="str", default="present", choices=["present"]),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE,
+        required_one_of=PG_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    runner = None
+    try:
+        runner = runner_from_params(params, module.run_command)
+        result = ensure_database(runner, params["name"], extensions=params["extensions"], owner=params["owner"],
+                                 encoding=params["encoding"], template=params["template"],
+                                 check_mode=module.check_mode, where=lambda: describe_server(module))
+    except PgError as exc:
+        module.fail_json(msg="cannot ensure database '%s': %s" % (params["name"], exc.message))
+    finally:
+        if runner is not None:
+            runner.close()
+
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
