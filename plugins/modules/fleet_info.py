@@ -18,10 +18,10 @@ description:
     all use C(electric_slot_default) and block each other).
   - Returns the services of one host with defaults filled in and the derived names (containers,
     Electric slot and publication) every role uses.
-  - Runs no command; use it on the controller (C(delegate_to: localhost)) or on the host.
+  - Runs no command. Use it on the controller (C(delegate_to=localhost)) or on the host.
 version_added: 0.1.0
 author:
-  - sertantai.deploy developers
+  - Sertantai deploy maintainers (@shotleybuilder)
 attributes:
   check_mode:
     support: full

@@ -35,7 +35,7 @@ seealso:
   - module: sertantai.deploy.pg_settings
   - module: sertantai.deploy.pg_database
 author:
-  - sertantai.deploy contributors
+  - Sertantai deploy maintainers (@shotleybuilder)
 """
 
 EXAMPLES = r"""

@@ -49,7 +49,7 @@ notes:
 seealso:
   - module: sertantai.deploy.pg_cluster_info
 author:
-  - sertantai.deploy contributors
+  - Sertantai deploy maintainers (@shotleybuilder)
 """
 
 EXAMPLES = r"""

@@ -1,0 +1,359 @@
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the collection: prove that the executables a healthcheck or script needs exist in an image.
+
+A compose healthcheck that calls ``curl`` in an image that only has ``wget`` keeps the container
+"unhealthy" forever. This reads the commands out of healthcheck tests (``CMD``, ``CMD-SHELL`` and
+plain strings, whose shell lines are split on ``&& || ; |``), then asks the image itself with
+``command -v`` (or, in an image without ``sh``, looks for the files along its PATH).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What to suggest when a tool is missing, in order of preference.
+ALTERNATIVES = {
+    "curl": ["wget"],
+    "wget": ["curl"],
+    "nc": ["ncat", "netcat", "socat"],
+    "python": ["python3"],
+    "python3": ["python"],
+    "bash": ["sh"],
+    "pg_isready": ["psql"],
+}
+# Shell builtins and keywords: present in any shell, never looked up.
+SHELL_BUILTINS = {
+    "!", "{", "}", "[", "[[", "]]", ":", ".", "case", "cd", "command", "do", "done", "echo", "elif", "else", "esac", "eval",
+    "exec", "exit", "export", "false", "fi", "for", "if", "in", "printf", "pwd", "read", "return", "set", "shift", "source",
+    "test", "then", "time", "trap", "true", "type", "ulimit", "umask", "unset", "until", "wait", "while",
+}
+# Commands that run the next word as a command (after their own options).
+WRAPPERS = {"exec", "env", "nohup", "nice", "timeout", "command", "time", "!", "then", "else", "do", "if", "elif", "while", "until", "{"}
+_SEPARATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")", "|&", "\n"}
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_COMPOSE_VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_PROBE = 'for c in "$@"; do if command -v "$c" >/dev/null 2>&1; then echo "found $c"; else echo "missing $c"; fi; done'
+
+
+class ImageCommandsError(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------- what a healthcheck needs
+
+def shell_commands(line):
+    """Executables a shell line runs, as far as a static reading can tell (no builtins, no $VAR commands)."""
+    try:
+        lexer = shlex.shlex(line.replace("\n", " ; "), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        words = line.split()
+        return words[:1]
+    commands = []
+    expect = True
+    skip_next = False
+    after_wrapper = None
+    for token in tokens:
+        if token in _SEPARATORS:
+            expect, skip_next, after_wrapper = True, False, None
+            continue
+        if token and set(token) <= set("<>&|;()"):  # a redirection: its target is not a command
+            skip_next = True
+            continue
+        if skip_next:
+            skip_next = False
+            continue
+        if not expect:
+            continue
+        if after_wrapper and token.startswith("-"):
+            if after_wrapper == "command" and token in ("-v", "-V"):
+                expect = False
+            continue
+        if after_wrapper and re.match(r"^\d+(\.\d+)?[smhd]?$", token):  # nice -n 5, timeout 5
+            continue
+        if _ASSIGNMENT.match(token):
+            continue
+        if "$" in token or "`" in token:
+            expect = False
+            continue
+        if token in WRAPPERS:
+            if token not in SHELL_BUILTINS and token not in commands:
+                commands.append(token)
+            after_wrapper = token
+            continue
+        after_wrapper = None
+        expect = False
+        if token in SHELL_BUILTINS or token in ("for", "case"):
+            continue
+        if token not in commands:
+            commands.append(token)
+    return commands
+
+
+def healthcheck_commands(test):
+    """(kind, commands) for a healthcheck test: kind is 'exec', 'shell' or 'none'."""
+    if test is None:
+        return "none", []
+    if isinstance(test, str):
+        return "shell", shell_commands(test)
+    if not isinstance(test, (list, tuple)) or not test:
+        raise ImageCommandsError("healthcheck test %r is neither a string nor a list" % (test,))
+    test = [str(t) for t in test]
+    head = test[0].upper()
+    if head == "NONE":
+        return "none", []
+    if head == "CMD":
+        return "exec", test[1:2]
+    if head == "CMD-SHELL":
+        return "shell", shell_commands(" ".join(test[1:]))
+    raise ImageCommandsError("healthcheck test %r must start with CMD, CMD-SHELL or NONE" % (test,))
+
+
+# ---------------------------------------------------------------- compose
+
+def read_env_file(path):
+    """KEY=VALUE lines of a compose .env file (missing file: empty)."""
+    env = {}
+    if not os.path.isfile(path):
+        return env
+    with open(path) as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _sep, value = line.partition("=")
+            key = key.strip()
+            if key.startswith("export "):
+                key = key[len("export "):].strip()
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            env[key] = value
+    return env
+
+
+def interpolate(value, env):
+    """Compose interpolation: $$, $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR?e}, ${VAR:+a}."""
+    if not isinstance(value, str):
+        return value
+
+    def repl(m):
+        if m.group(1):
+            return "$"
+        name = m.group(2) or m.group(5)
+        op, word = m.group(3), m.group(4)
+        current = env.get(name)
+        unset_or_empty = current is None or current == ""
+        if op in (":-", "-"):
+            return word if (unset_or_empty if op == ":-" else current is None) else current
+        if op in (":?", "?"):
+            if unset_or_empty if op == ":?" else current is None:
+                raise ImageCommandsError("variable %s is required: %s" % (name, word or "set it in the environment or .env"))
+            return current
+        if op in (":+", "+"):
+            return "" if (unset_or_empty if op == ":+" else current is None) else word
+        return current or ""
+
+    return _COMPOSE_VAR.sub(repl, value)
+
+
+def compose_targets(compose, services=None, env=None):
+    """[{service, image, test}] for the asked services (default: all) of a loaded compose document."""
+    env = env or {}
+    defined = (compose or {}).get("services") or {}
+    if not isinstance(defined, dict):
+        raise ImageCommandsError("the compose file has no services mapping")
+    names = list(services) if services else sorted(defined)
+    unknown = [n for n in names if n not in defined]
+    if unknown:
+        raise ImageCommandsError("service(s) %s not in the compose file (services: %s)" % (", ".join(unknown), ", ".join(sorted(defined))))
+    targets = []
+    for name in names:
+        service = defined[name] or {}
+        image = interpolate(service.get("image"), env)
+        healthcheck = service.get("healthcheck") or {}
+        test = None
+        source = "image"
+        if healthcheck.get("disable"):
+            test, source = ["NONE"], "compose"
+        elif "test" in healthcheck:
+            test = healthcheck["test"]
+            test = interpolate(test, env) if isinstance(test, str) else [interpolate(t, env) for t in test]
+            source = "compose"
+        error = None
+        if not image:
+            error = ("service %s has no image (it is only built from a Dockerfile): set image: to the tag the build "
+                     "produces and build it first" % name)
+        targets.append(dict(service=name, image=image, test=test, healthcheck_from=source, error=error))
+    return targets
+
+
+# ---------------------------------------------------------------- asking the image
+
+def _no_shell(rc, err):
+    err = err or ""
+    return rc in (126, 127) and ("executable file not found" in err or "no such file or directory" in err)
+
+
+def probe_image(docker, image, commands, inspected):
+    """{'checked_with': 'sh'|'filesystem', 'found': [...], 'missing': [...]} for the commands in image."""
+    if not commands:
+        return dict(checked_with="sh", found=[], missing=[])
+    rc, out, err = docker.run("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", _PROBE, "sh", *commands, check=False)
+    if rc == 0:
+        found, missing = [], []
+        for line in out.splitlines():
+            state, _sep, name = line.partition(" ")
+            (found if state == "found" else missing).append(name)
+        return dict(checked_with="sh", found=found, missing=missing)
+    if not _no_shell(rc, err):
+        raise ImageCommandsError("could not run sh in image %s: %s" % (image, (err or "").strip() or "rc=%d" % rc))
+    return _probe_filesystem(docker, image, commands, inspected)
+
+
+def _probe_filesystem(docker, image, commands, inspected):
+    """No sh in the image: look for each command's file along the image's PATH with docker cp."""
+    config = (inspected or {}).get("Config") or {}
+    path = DEFAULT_PATH
+    for item in config.get("Env") or []:
+        if item.startswith("PATH="):
+            path = item[len("PATH="):]
+    workdir = config.get("WorkingDir") or "/"
+    _rc, out, _err = docker.run("create", "--network", "none", "--entrypoint", "/sertantai-no-such-entrypoint", image)
+    container = out.strip()
+    found, missing = [], []
+    try:
+        for command in commands:
+            if command.startswith("/"):
+                candidates = [command]
+            elif "/" in command:
+                candidates = [os.path.join(workdir, command)]
+            else:
+                candidates = [os.path.join(d or ".", command) for d in path.split(":")]
+            hit = any(docker.run("cp", "%s:%s" % (container, c), "-", check=False)[0] == 0 for c in candidates)
+            (found if hit else missing).append(command)
+    finally:
+        docker.run("rm", "-f", container, check=False)
+    if "sh" not in found and "sh" not in missing:
+        missing.append("sh")
+    return dict(checked_with="filesystem", found=found, missing=missing)
+
+
+def ensure_image(docker, image, pull):
+    """The image's inspect document; pulls only when asked."""
+    if pull:
+        docker.run("pull", "-q", image)
+    found = docker.inspect(image, kind="image")
+    if image not in found:
+        raise ImageCommandsError("image %s is not present locally: pull or build it first, or set pull: true" % image)
+    return found[image]
+
+
+def _suggest(test, missing_tool, available):
+    """A healthcheck line that uses a tool the image has, when we know one."""
+    url = None
+    words = test if isinstance(test, list) else shell_commands_words(test)
+    for word in words or []:
+        m = re.search(r"https?://\S+", str(word))
+        if m:
+            url = m.group(0).strip("'\"")
+            break
+    target = url or "http://localhost:<port>/health"
+    if available == "wget":
+        return '["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "%s"]' % target
+    if available == "curl":
+        return '["CMD", "curl", "--fail", "--silent", "%s"]' % target
+    return None
+
+
+def shell_commands_words(line):
+    try:
+        return shlex.split(line or "")
+    except ValueError:
+        return (line or "").split()
+
+
+def check(run_command, docker_cli="docker", image=None, commands=None, targets=None, pull=False):
+    """Check an image (with commands, or its own healthcheck) or compose targets.
+
+    Returns dict(missing, images, services, problems): ``problems`` are readable sentences
+    naming service, image and tool, with a suggestion where the image has an alternative.
+    """
+    docker = DockerCli(run_command, docker_cli)
+    if targets is None:
+        targets = [dict(service=None, image=image, test=None if commands else "image", commands=commands,
+                        healthcheck_from="option" if commands else "image", error=None)]
+    images = {}
+    services = []
+    problems = []
+    for target in targets:
+        entry = dict(service=target["service"], image=target["image"], healthcheck=None, healthcheck_from=target["healthcheck_from"],
+                     kind=None, commands=[], missing=[], suggestions={})
+        services.append(entry)
+        who = "service %s (image %s)" % (target["service"], target["image"]) if target["service"] else "image %s" % target["image"]
+        if target["error"]:
+            entry["error"] = target["error"]
+            problems.append(target["error"])
+            continue
+        try:
+            if target["image"] not in images:
+                images[target["image"]] = dict(image=target["image"], inspect=ensure_image(docker, target["image"], pull),
+                                               commands=[], checked_with=None, found=[], missing=[])
+            info = images[target["image"]]
+            test = target["test"]
+            if target.get("commands"):
+                kind, needed = "exec", list(target["commands"])
+            else:
+                if test in (None, "image"):
+                    test = ((info["inspect"].get("Config") or {}).get("Healthcheck") or {}).get("Test")
+                    entry["healthcheck_from"] = "image"
+                kind, needed = healthcheck_commands(test)
+            entry.update(healthcheck=test, kind=kind, commands=needed)
+            if kind == "shell" and "sh" not in needed:
+                needed = ["sh"] + needed
+            wanted = [c for c in needed if c not in info["commands"]]
+            for command in needed:
+                for alt in ALTERNATIVES.get(command, []):
+                    if alt not in wanted and alt not in info["commands"]:
+                        wanted.append(alt)
+            if wanted:
+                probe = probe_image(docker, target["image"], wanted, info["inspect"])
+                info["commands"].extend(wanted)
+                info["checked_with"] = probe["checked_with"]
+                info["found"].extend(probe["found"])
+                info["missing"].extend(m for m in probe["missing"] if m not in info["missing"])
+        except (ImageCommandsError, DockerError) as exc:
+            entry["error"] = "%s: %s" % (who, exc.message)
+            problems.append(entry["error"])
+            continue
+        entry["missing"] = [c for c in needed if c in info["missing"]]
+        for tool in entry["missing"]:
+            what = "its healthcheck" if target["service"] or not target.get("commands") else "the script"
+            sentence = "%s: %s needs %s, which the image does not have" % (who, what, tool)
+            if tool == "sh" and kind == "shell":
+                sentence += " (a CMD-SHELL healthcheck runs /bin/sh -c); use the exec form [\"CMD\", ...]"
+            have = [alt for alt in ALTERNATIVES.get(tool, []) if alt in info["found"]]
+            if have:
+                entry["suggestions"][tool] = have[0]
+                sentence += "; the image has %s" % have[0]
+                line = _suggest(test, tool, have[0])
+                if line:
+                    sentence += ": use test: %s" % line
+            problems.append(sentence)
+
+    image_list = []
+    for info in images.values():
+        image_list.append(dict(image=info["image"], checked_with=info["checked_with"], found=sorted(set(info["found"])),
+                               missing=sorted(set(info["missing"]))))
+    missing = sorted(set(m for entry in services for m in entry["missing"]))
+    return dict(missing=missing, images=image_list, services=services, problems=problems)
