@@ -24,8 +24,10 @@ author:
   - Sertantai deploy maintainers (@shotleybuilder)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   services:

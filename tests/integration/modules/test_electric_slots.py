@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -30,12 +29,6 @@ LOST_PG = AREA + "pg-lost"
 ELECTRIC_1 = AREA + "1"
 ELECTRIC_2 = AREA + "2"
 ELECTRIC_IMAGE = "sertantai-test/electric:latest"
-
-
-@pytest.fixture(autouse=True)
-def module_python(monkeypatch):
-    """Run the module with this venv's Python (it has psycopg); interpreter discovery may find a broken shim."""
-    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
 
 
 def run(pg, check=False, diff=False, **args):

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import sys
 
 import pytest
 
 from tests.support.ansible import run_module
-
-
-@pytest.fixture(autouse=True)
-def module_python(monkeypatch):
-    """Run the module with this venv's Python (it has psycopg); interpreter discovery may find a broken shim."""
-    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
@@ -12,12 +11,6 @@ from tests.support.ansible import run_module
 from tests.support.docker import PREFIX, docker, remove_containers, wait_until
 
 AREA = PREFIX + "pgmods-settings-" + str(os.getpid())
-
-
-@pytest.fixture(autouse=True)
-def module_python(monkeypatch):
-    """Run the module with this venv's Python (it has psycopg); interpreter discovery may find a broken shim."""
-    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,408 @@
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the collection: judging container health from ``docker inspect`` documents and in-container probes.
+
+Everything here is free of side effects except ``wait_for_health``, which only calls what it is given
+(one inspect of all containers per round, an HTTP probe, a clock and a sleep), so tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+READY = "ready"
+WAITING = "waiting"
+FAILED = "failed"
+
+# Problems that cannot go away by waiting: the gate stops at once and says so.
+NO_HEALTHCHECK = "no_healthcheck"
+MISSING_TOOL = "missing_tool"
+CRASH_LOOP = "crash_loop"
+EXITED = "exited"
+NOT_FOUND = "not_found"
+NO_PROBE_URL = "no_probe_url"
+NO_PROBE_TOOL = "no_probe_tool"
+TIMEOUT = "timeout"
+
+HEALTH_LOG_ENTRIES = 5
+BODY_CHARS = 500
+HISTORY_ENTRIES = 20
+
+_EXPECT_KEYS = ("url", "contains", "containers")
+_URL_RE = re.compile(r"""https?://[^\s'"|;&<>)]+""")
+_VAR_RE = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
+# Shells (dash, bash, busybox ash) and the container runtime, when the program is not in the image.
+_MISSING_RE = (
+    re.compile(r'exec: "?([^":\s]+)"?: executable file not found'),
+    re.compile(r"(?:^|[\s:])([\w./+-]+): (?:command )?not found\s*$", re.MULTILINE),
+    re.compile(r"exec: \"?([^\":\s]+)\"?: (?:stat [^:]+: )?no such file or directory"),
+)
+
+
+class HealthError(Exception):
+    """Invalid options: the message says what to write instead."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+def normalize_expect(expect, containers):
+    """Turn the ``expect`` option into ``{container: {"url": str or None, "contains": str}}``.
+
+    Accepted forms: a string (the body of the URL the container's own healthcheck calls must contain it,
+    for every container); a dict ``{contains, url?, containers?}``; a list of such dicts.
+    ``url`` None means "the URL in the container's healthcheck".
+    """
+    if expect is None or expect == "" or expect == [] or expect == {}:
+        return {}
+    if isinstance(expect, str):
+        return dict((name, dict(url=None, contains=expect)) for name in containers)
+    items = [expect] if isinstance(expect, dict) else expect
+    if not isinstance(items, list):
+        raise HealthError("expect must be a string, a dict {contains, url, containers} or a list of such dicts, got %s" % type(expect).__name__)
+    result = {}
+    for index, item in enumerate(items):
+        where = "expect" if isinstance(expect, dict) else "expect[%d]" % index
+        if not isinstance(item, dict):
+            raise HealthError("%s must be a dict {contains, url, containers}, got %s" % (where, type(item).__name__))
+        unknown = sorted(set(item) - set(_EXPECT_KEYS))
+        if unknown:
+            raise HealthError("%s has unknown key(s) %s; allowed: %s" % (where, ", ".join(unknown), ", ".join(_EXPECT_KEYS)))
+        contains = item.get("contains")
+        if not isinstance(contains, str) or not contains:
+            raise HealthError('%s.contains is required: the text the response body must contain, e.g. \'"status":"active"\'' % where)
+        url = item.get("url")
+        if url is not None and (not isinstance(url, str) or not _URL_RE.match(url)):
+            raise HealthError("%s.url must be an http:// or https:// URL as seen from inside the container, got %r" % (where, url))
+        targets = item.get("containers", list(containers))
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not targets:
+            raise HealthError("%s.containers must be a non-empty list of container names" % where)
+        for name in targets:
+            if name not in containers:
+                raise HealthError("%s.containers names %r, which is not in containers (%s)" % (where, name, ", ".join(containers)))
+            if name in result:
+                raise HealthError("%s: container %r already has an expect entry; give one entry per container" % (where, name))
+            result[name] = dict(url=url, contains=contains)
+    return result
+
+
+# --------------------------------------------------------------------------- reading inspect documents
+
+
+def healthcheck_test(doc):
+    """The healthcheck ``Test`` list of an inspect document, or None when the container has none."""
+    test = (((doc or {}).get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    return test
+
+
+def healthcheck_command(test):
+    """The healthcheck as an operator would write it in a compose file."""
+    if not test:
+        return None
+    if test[0] == "CMD-SHELL":
+        return " ".join(test[1:])
+    if test[0] == "CMD":
+        return " ".join(shlex.quote(part) for part in test[1:])
+    return " ".join(test)
+
+
+def container_env(doc):
+    env = {}
+    for item in ((doc or {}).get("Config") or {}).get("Env") or []:
+        key, _sep, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def expand_vars(text, env):
+    """Expand ``$VAR``, ``${VAR}`` and ``${VAR:-default}`` as the container's shell would."""
+    def repl(match):
+        name = match.group(1) or match.group(3)
+        if name in env and (env[name] or match.group(2) is None):
+            return env[name]
+        return match.group(2) or ""
+    return _VAR_RE.sub(repl, text)
+
+
+def healthcheck_url(doc):
+    """The first http(s) URL in the container's healthcheck, with its environment variables expanded."""
+    command = healthcheck_command(healthcheck_test(doc))
+    if not command:
+        return None
+    match = _URL_RE.search(expand_vars(command, container_env(doc)))
+    return match.group(0) if match else None
+
+
+def health_log(doc, entries=HEALTH_LOG_ENTRIES):
+    """Last healthcheck results, oldest first: [{exit_code, output}]."""
+    log = ((((doc or {}).get("State") or {}).get("Health") or {}).get("Log")) or []
+    return [dict(exit_code=item.get("ExitCode"), output=(item.get("Output") or "").strip()) for item in log[-entries:]]
+
+
+def missing_program(output):
+    """The program a healthcheck tried to run but the image lacks, from the check's output; else None."""
+    for regex in _MISSING_RE:
+        match = regex.search(output or "")
+        if match:
+            return match.group(1).rsplit("/", 1)[-1]
+    return None
+
+
+def state_of(doc):
+    state = (doc or {}).get("State") or {}
+    return dict(
+        id=(doc or {}).get("Id"),
+        state=state.get("Status") or "unknown",
+        health=(state.get("Health") or {}).get("Status") or "none",
+        restarts=(doc or {}).get("RestartCount") or 0,
+        exit_code=state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        started_at=state.get("StartedAt"),
+        restart_policy=((((doc or {}).get("HostConfig") or {}).get("RestartPolicy")) or {}).get("Name") or "no",
+        max_retries=((((doc or {}).get("HostConfig") or {}).get("RestartPolicy")) or {}).get("MaximumRetryCount") or 0,
+    )
+
+
+def will_restart(st):
+    """Whether Docker will start an exited container again by itself (its restart policy)."""
+    policy = st["restart_policy"]
+    if policy in ("always", "unless-stopped"):
+        return True
+    if policy == "on-failure":
+        return st["exit_code"] not in (0, None) and (not st["max_retries"] or st["restarts"] < st["max_retries"])
+    return False
+
+
+# --------------------------------------------------------------------------- judging one observation
+
+
+def judge(doc, baseline, previous, probe, expect, require_healthcheck=True, max_restarts=2):
+    """Verdict on one container from its inspect document.
+
+    ``baseline``: the state seen in the first round (restarts are counted from there);
+    ``previous``: the state seen in the previous round or None; ``probe``: the last in-container HTTP
+    result for this start of the container, or None; ``expect``: {url, contains} or None.
+    Returns (verdict, problem, reason): verdict READY / WAITING / FAILED, problem one of the
+    constants above (or None), reason a sentence for the operator.
+    """
+    st = state_of(doc)
+    test = healthcheck_test(doc)
+    if baseline and baseline.get("id") != st["id"]:
+        baseline = None  # the container was replaced (re-created by compose): count from now
+    restarted = st["restarts"] - (baseline["restarts"] if baseline else st["restarts"])
+    looping_now = st["state"] in ("restarting", "exited", "dead") and st["restarts"] >= max_restarts
+    if restarted >= max_restarts or (looping_now and (st["state"] == "restarting" or will_restart(st))):
+        return FAILED, CRASH_LOOP, "crash loop: restarted %d time(s) (%d while waiting), now %s, last exit code %s" % (
+            st["restarts"], max(restarted, 0), st["state"], st["exit_code"])
+    if st["state"] == "dead" or (st["state"] == "exited" and not will_restart(st)):
+        return FAILED, EXITED, "exited with code %s%s after %d restart(s), and its restart policy (%s) will not start it again" % (
+            st["exit_code"], " (killed: out of memory)" if st["oom_killed"] else "", st["restarts"], st["restart_policy"])
+    if test is None and require_healthcheck:
+        return FAILED, NO_HEALTHCHECK, (
+            "has no healthcheck, so Docker cannot tell when it is ready: add one that uses a tool the image has "
+            "(e.g. wget --no-verbose --tries=1 --spider http://localhost:<port>/health), or set require_healthcheck: false "
+            "to accept a running container")
+    log = health_log(doc)
+    if log and log[-1]["exit_code"] != 0:
+        program = missing_program(log[-1]["output"])
+        if program:
+            return FAILED, MISSING_TOOL, "its healthcheck runs %s, which the image does not have (health log: %s)" % (
+                program, log[-1]["output"].splitlines()[-1] if log[-1]["output"] else "exit code %s" % log[-1]["exit_code"])
+    if st["state"] != "running":
+        return WAITING, None, "is %s (restarts: %d)" % (st["state"], st["restarts"])
+    if test is not None and st["health"] != "healthy":
+        last = log[-1]["output"].splitlines()[-1] if log and log[-1]["output"] else None
+        return WAITING, None, "health is %s%s" % (st["health"], "; last check: %s" % last if last else "")
+    if test is None and not (previous and previous.get("state") == "running" and previous.get("started_at") == st["started_at"]):
+        return WAITING, None, "is running without a healthcheck; confirming it stays up"
+    if expect:
+        url = expect.get("url") or healthcheck_url(doc)
+        if not url:
+            return FAILED, NO_PROBE_URL, (
+                "expect needs a URL: the healthcheck (%s) names none; give expect as {url: http://localhost:<port>/..., contains: ...}"
+                % (healthcheck_command(test) or "none"))
+        if probe is None:
+            return WAITING, None, "Docker says %s; checking %s" % ("healthy" if test else "running", url)
+        if probe.get("tool") is None:
+            return FAILED, NO_PROBE_TOOL, "cannot check %s from inside: the image has neither wget nor curl" % url
+        if not probe.get("ok"):
+            return WAITING, None, "Docker says %s but GET %s failed: %s" % ("healthy" if test else "running", url, probe.get("error"))
+        if expect["contains"] not in probe.get("body", ""):
+            return WAITING, None, "Docker says %s but %s answers %s (waiting for %s)" % (
+                "healthy" if test else "running", url, one_line(probe.get("body")), expect["contains"])
+        return READY, None, "healthy and %s contains %s" % (url, expect["contains"])
+    return READY, None, "healthy" if test else "running (no healthcheck)"
+
+
+def one_line(text, limit=200):
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def needs_probe(doc, verdict, expect):
+    """Probe from inside only when Docker's own verdict is already good: it saves a docker exec per round."""
+    if not expect or verdict != WAITING:
+        return False
+    st = state_of(doc)
+    return st["state"] == "running" and (healthcheck_test(doc) is None or st["health"] == "healthy")
+
+
+def summary(status):
+    """One line for the history: what changed between rounds."""
+    text = "%s, health %s, restarts %d" % (status["state"], status["health"], status["restarts"])
+    if status.get("probe"):
+        probe = status["probe"]
+        text += ", %s -> %s" % (probe["url"], one_line(probe.get("body"), 80) if probe.get("ok") else "error: %s" % probe.get("error"))
+    return text
+
+
+# --------------------------------------------------------------------------- the polling loop
+
+
+def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interval=1.0, expect=None,
+                    require_healthcheck=True, max_restarts=2):
+    """Poll all containers together, round after round, until all are ready, one fails, or time runs out.
+
+    ``inspect_all(names) -> (docs by name, missing names)`` is called ONCE per round for all containers;
+    ``probe(name, url) -> {tool, ok, body, error}`` runs the HTTP check inside a container.
+    Returns a dict: ok, problem (of the first failed container, or TIMEOUT), elapsed, rounds, statuses
+    (per name: state, health, restarts, exit_code, healthcheck, health_log, probe, verdict, problem, reason, history).
+    """
+    expect = expect or {}
+    start = clock()
+    rounds = 0
+    baseline, previous, probes, statuses = {}, {}, {}, {}
+    while True:
+        rounds += 1
+        docs, missing = inspect_all(names)
+        elapsed = clock() - start
+        for name in names:
+            if name in missing or name not in docs:
+                statuses[name] = new_status(name, statuses.get(name), elapsed, None, FAILED, NOT_FOUND,
+                                            "does not exist: check the name (docker ps -a) and that the deploy created it")
+                continue
+            doc = docs[name]
+            st = state_of(doc)
+            baseline.setdefault(name, st)
+            if baseline[name]["id"] != st["id"]:
+                baseline[name] = st
+            last_probe = probes.get(name)
+            if last_probe and last_probe["started_at"] != st["started_at"]:
+                probes.pop(name)  # a restart invalidates what the previous process answered
+                last_probe = None
+            verdict, problem, reason = judge(doc, baseline[name], previous.get(name), last_probe, expect.get(name),
+                                             require_healthcheck, max_restarts)
+            if needs_probe(doc, verdict, expect.get(name)) and (last_probe is None or not _matched(last_probe, expect[name])):
+                url = expect[name].get("url") or healthcheck_url(doc)
+                if url:
+                    last_probe = dict(probe(name, url), url=url, started_at=st["started_at"])
+                    probes[name] = last_probe
+                    verdict, problem, reason = judge(doc, baseline[name], previous.get(name), last_probe, expect.get(name),
+                                                     require_healthcheck, max_restarts)
+            previous[name] = st
+            statuses[name] = new_status(name, statuses.get(name), elapsed, doc, verdict, problem, reason, last_probe)
+        failed = [name for name in names if statuses[name]["verdict"] == FAILED]
+        if failed:
+            return dict(ok=False, problem=statuses[failed[0]]["problem"], elapsed=clock() - start, rounds=rounds, statuses=statuses,
+                        timeout=timeout)
+        if all(statuses[name]["verdict"] == READY for name in names):
+            return dict(ok=True, problem=None, elapsed=clock() - start, rounds=rounds, statuses=statuses, timeout=timeout)
+        remaining = timeout - (clock() - start)
+        if remaining <= 0:
+            for name in names:
+                if statuses[name]["verdict"] != READY:
+                    statuses[name]["problem"] = TIMEOUT
+            return dict(ok=False, problem=TIMEOUT, elapsed=clock() - start, rounds=rounds, statuses=statuses, timeout=timeout)
+        sleep(min(interval, remaining))
+
+
+def _matched(probe, expect):
+    return bool(probe.get("ok")) and expect["contains"] in (probe.get("body") or "")
+
+
+def new_status(name, old, elapsed, doc, verdict, problem, reason, probe=None):
+    st = state_of(doc) if doc else dict(state="missing", health="none", restarts=0, exit_code=None)
+    status = dict(
+        name=name,
+        state=st["state"],
+        health=st["health"],
+        restarts=st["restarts"],
+        exit_code=st["exit_code"],
+        healthcheck=healthcheck_command(healthcheck_test(doc)) if doc else None,
+        healthcheck_url=healthcheck_url(doc) if doc else None,
+        health_log=health_log(doc) if doc else [],
+        probe=None,
+        verdict=verdict,
+        problem=problem,
+        reason=reason,
+        history=list((old or {}).get("history") or []),
+    )
+    if probe:
+        status["probe"] = dict(url=probe["url"], tool=probe.get("tool"), ok=bool(probe.get("ok")),
+                               body=(probe.get("body") or "")[:BODY_CHARS], error=probe.get("error"))
+    line = summary(status)
+    if not status["history"] or status["history"][-1]["observed"] != line:
+        status["history"].append(dict(elapsed=round(elapsed, 1), observed=line))
+        del status["history"][:-HISTORY_ENTRIES]
+    return status
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def tool_hint(program, available, url):
+    """What to write instead of a healthcheck that calls a program the image lacks (runbook pitfall 9).
+
+    ``available``: the HTTP tools found in the container, or None when it could not be asked (not running).
+    """
+    url = url or "http://localhost:<port>/health"
+    if available is None:
+        other = "wget" if program != "wget" else "curl"
+        return ("use a tool the image has instead of %s, e.g. test: %s (sertantai.deploy.image_commands proves it exists)"
+                % (program, _EXAMPLE_CHECK[other] % url))
+    others = [tool for tool in available if tool != program]
+    if not others:
+        return ("the image has neither wget nor curl: add one to the image, or write the healthcheck with a program "
+                "the image ships (sertantai.deploy.image_commands lists what is missing)")
+    return "use a tool the image has: %s is available, e.g. test: %s" % (others[0], _EXAMPLE_CHECK[others[0]] % url)
+
+
+_EXAMPLE_CHECK = {
+    "wget": "wget --no-verbose --tries=1 --spider %s",
+    "curl": "curl --fail --silent --show-error %s",
+}
+
+
+def failure_message(outcome, hints=None, logs=None):
+    """The fail_json message: which containers, why, what was observed last, what to do."""
+    hints = hints or {}
+    logs = logs or {}
+    statuses = outcome["statuses"]
+    if outcome["problem"] == TIMEOUT:
+        bad = [name for name, status in statuses.items() if status["verdict"] != READY]
+        head = "timed out after %.1f s (timeout %s s) waiting for %s to become healthy" % (
+            outcome["elapsed"], outcome["timeout"], ", ".join(bad))
+    else:
+        bad = [name for name, status in statuses.items() if status["verdict"] == FAILED]
+        head = "%s not healthy after %.1f s" % (", ".join(bad), outcome["elapsed"])
+    parts = [head + "."]
+    for name in bad:
+        status = statuses[name]
+        text = "%s: %s" % (name, status["reason"])
+        if status["problem"] == TIMEOUT:
+            text += " (last observed: %s)" % summary(status)
+        if status["health_log"] and status["problem"] != MISSING_TOOL:
+            last = status["health_log"][-1]
+            text += "; last health check exited %s: %s" % (last["exit_code"], one_line(last["output"]) or "(no output)")
+        if name in hints:
+            text += "; %s" % hints[name]
+        if logs.get(name):
+            text += "; last log lines: %s" % " | ".join(line.strip() for line in logs[name][-5:])
+        parts.append(text + ".")
+    return " ".join(parts)
