@@ -4,10 +4,12 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
+# The suites wait on containers far more than they compute: more workers than cores pays off.
+PYTEST_WORKERS ?= 3
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test demo demo-down lint sanity unit pytest molecule build clean-state
+.PHONY: setup test demo demo-down lint sanity unit pytest build
 
 setup:
 	@scripts/setup
@@ -29,7 +31,7 @@ sanity:
 
 # Unit, integration and molecule suites in one pytest run: one summary line for everything.
 pytest:
-	@echo "==> pytest"; $(BIN)/pytest $(PYTEST_ARGS)
+	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 unit:
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
