@@ -17,8 +17,6 @@ NAME = PREFIX + "health-"
 ACTIVE = '"status":"active"'
 
 
-
-
 @pytest.fixture(scope="module")
 def images(docker_engine):
     for image in (BACKEND, FRONTEND):
