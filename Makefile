@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 # The suites wait on containers far more than they compute: more workers than cores pays off.
+# --dist loadfile keeps each test file on one worker: its containers have fixed names.
 PYTEST_WORKERS ?= 3
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -31,7 +32,7 @@ sanity:
 
 # Unit, integration and molecule suites in one pytest run: one summary line for everything.
 pytest:
-	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 unit:
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)

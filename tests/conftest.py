@@ -73,15 +73,3 @@ def pg_database(pg_server, request):
     yield db
     pg_server.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (--dist loadgroup), keep each test file on one worker: the containers a file
-    starts have fixed names, and two workers must never start or remove the same one. Each
-    molecule scenario is its own group, so scenarios run in parallel."""
-    for item in items:
-        if item.get_closest_marker("molecule") and hasattr(item, "callspec"):
-            group = "molecule-" + item.callspec.params["scenario"]
-        else:
-            group = item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
