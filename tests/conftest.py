@@ -72,4 +72,3 @@ def pg_database(pg_server, request):
     pg_server.psql('CREATE DATABASE "%s"' % db)
     yield db
     pg_server.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
-

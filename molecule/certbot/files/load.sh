@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # A steady request loop through nginx (about 20 requests/s, each a new TLS connection) until the
 # stop file exists, plus 2 s; at most 120 s. Writes {"total": N, "failed": N} to the result file.
 # Usage: load.sh <stop file> <started file> <result file>
