@@ -29,6 +29,7 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         echo '       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.' >&2
         exit 1
     fi
+    # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of options, split on purpose
     initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") \
         --auth-local=trust --auth-host="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" \
         ${POSTGRES_INITDB_ARGS:-} >/dev/null
@@ -41,6 +42,7 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         "${psql[@]}" --dbname postgres -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
     fi
     for f in /docker-entrypoint-initdb.d/*; do
+        # shellcheck source=/dev/null
         case "$f" in
             *.sh) echo "running $f"; . "$f" ;;
             *.sql) echo "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;

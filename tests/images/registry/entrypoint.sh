@@ -5,7 +5,10 @@ set -eu
 htpasswd_file=/etc/docker/registry/htpasswd
 
 add_user() {
-    [ -n "$1" ] && [ -n "$2" ] || { echo "registry: empty user name or password" >&2; exit 1; }
+    if [ -z "$1" ] || [ -z "$2" ]; then
+        echo "registry: empty user name or password" >&2
+        exit 1
+    fi
     if [ -s "$htpasswd_file.new" ]; then
         printf '%s' "$2" | htpasswd -iB "$htpasswd_file.new" "$1" 2>/dev/null
     else

@@ -10,6 +10,7 @@ if [ -n "${SERVER_AUTHORIZED_KEY:-}" ]; then
 fi
 mkdir -p /etc/docker
 if [ -n "${SERVER_INSECURE_REGISTRIES:-}" ] && [ ! -f /etc/docker/daemon.json ]; then
+    # shellcheck disable=SC2086  # a space-separated list, split on purpose
     printf '{"insecure-registries": [%s]}\n' \
         "$(printf '"%s",' $SERVER_INSECURE_REGISTRIES | sed 's/,$//')" > /etc/docker/daemon.json
 fi
