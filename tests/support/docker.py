@@ -28,14 +28,6 @@ def remove_containers(*names):
         docker("rm", "-f", *names, check=False)
 
 
-def remove_volumes(*names):
-    """Remove named test volumes; only for volumes a test created itself."""
-    for name in names:
-        assert name.startswith(PREFIX), "tests only remove their own volumes: %s" % name
-    if names:
-        docker("volume", "rm", "-f", *names, check=False)
-
-
 def inspect(name):
     proc = docker("inspect", name, check=False)
     if proc.returncode != 0:
