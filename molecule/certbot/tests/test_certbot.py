@@ -44,6 +44,8 @@ def test_renewal_config_uses_the_webroot_and_the_test_server(host):
     conf = host.file("/etc/letsencrypt/renewal/legal.sertantai.test.conf").content_string
     assert "authenticator = webroot" in conf
     assert "server = https://sertantai-test-edge-pebble:14000/dir" in conf
+    # The scheduled renewal uses the role's threshold (certbot_renew_before_days, default 30).
+    assert "renew_before_expiry = 30 days" in conf
 
 
 def test_http_redirects_to_https(host):
