@@ -13,10 +13,11 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import is_identifier
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 EXTENSION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STREAM_ID_RE = re.compile(r"^[a-z0-9_]{1,40}$")
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -105,7 +106,7 @@ def validate_services(services):
         database = service.get("database")
         if database is None:
             errors.append("%s field 'database': required" % where)
-        elif not isinstance(database, str) or not IDENTIFIER_RE.match(database):
+        elif not is_identifier(database):
             errors.append("%s field 'database': %r is not a valid PostgreSQL identifier "
                           "(letters, digits, '_', at most 63, not starting with a digit)" % (where, database))
         extensions = service.get("extensions", [])
