@@ -85,6 +85,11 @@ def is_identifier(name):
     return isinstance(name, str) and bool(IDENTIFIER_RE.match(name))
 
 
+def literal_list(values):
+    """``'a', 'b'``: values as a comma-separated list of SQL literals (for ``IN (...)``)."""
+    return ", ".join(quote_literal(value) for value in values)
+
+
 def rows_sql(query):
     """Wrap a row-returning query so that PostgreSQL returns every row as one JSON array."""
     return "SELECT coalesce(json_agg(q), '[]'::json) FROM (%s) AS q" % query.strip().rstrip(";")
@@ -223,6 +228,23 @@ class DirectRunner:
         for conn in self._conns.values():
             conn.close()
         self._conns = {}
+
+
+class QueryLog:
+    """Runs SQL through a runner and remembers every statement, as community.postgresql returns ``queries``."""
+
+    def __init__(self, runner, check_mode=False):
+        self.runner = runner
+        self.check_mode = check_mode
+        self.queries = []
+
+    def read(self, sql, database=None):
+        return self.runner.query(sql, database=database)
+
+    def write(self, sql, database=None):
+        self.queries.append(sql)
+        if not self.check_mode:
+            self.runner.execute(sql, database=database)
 
 
 def _first_line(exc):

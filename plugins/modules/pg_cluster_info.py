@@ -150,7 +150,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     pg_argument_spec,
     runner_from_params,
 )
-from ansible_collections.sertantai.deploy.plugins.module_utils._pgadmin import DEFAULT_INFO_SETTINGS, gather_cluster_info
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg_cluster import DEFAULT_INFO_SETTINGS, gather_cluster_info
 
 
 def main():

@@ -138,7 +138,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     pg_argument_spec,
     runner_from_params,
 )
-from ansible_collections.sertantai.deploy.plugins.module_utils._pgadmin import ensure_database
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg_databases import ensure_database
 
 
 def describe_server(module):

@@ -116,7 +116,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     pg_argument_spec,
     runner_from_params,
 )
-from ansible_collections.sertantai.deploy.plugins.module_utils._pgadmin import ensure_settings
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg_settings import ensure_settings
 
 
 def main():

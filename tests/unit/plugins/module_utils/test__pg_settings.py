@@ -1,10 +1,10 @@
-"""_pgadmin: value normalisation with units, the change plan, the restart decision and the SQL text (all pure)."""
+"""_pg_settings: value normalisation with units, the change plan, the restart decision and the SQL text."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.sertantai.deploy.plugins.module_utils import _pgadmin
+from ansible_collections.sertantai.deploy.plugins.module_utils import _pg_settings
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError
 
 
@@ -20,7 +20,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgErro
     ("", None),
 ])
 def test_unit_factor(unit, factor):
-    assert _pgadmin.unit_factor(unit) == factor
+    assert _pg_settings.unit_factor(unit) == factor
 
 
 @pytest.mark.parametrize("desired, current, vartype, unit, same", [
@@ -53,7 +53,7 @@ def test_unit_factor(unit, factor):
     ("2GB", None, "integer", "MB", False),
 ])
 def test_same_value(desired, current, vartype, unit, same):
-    assert _pgadmin.same_value(desired, current, vartype, unit) is same
+    assert _pg_settings.same_value(desired, current, vartype, unit) is same
 
 
 @pytest.mark.parametrize("desired, current, same", [
@@ -62,7 +62,7 @@ def test_same_value(desired, current, vartype, unit, same):
     ("auto_explain,pg_stat_statements", "pg_stat_statements,auto_explain", False),
 ])
 def test_same_value_lists(desired, current, same):
-    assert _pgadmin.same_value(desired, current, "string", None, name="shared_preload_libraries") is same
+    assert _pg_settings.same_value(desired, current, "string", None, name="shared_preload_libraries") is same
 
 
 @pytest.mark.parametrize("value, text", [
@@ -73,7 +73,7 @@ def test_same_value_lists(desired, current, same):
     (2.0, "2"),
 ])
 def test_value_text(value, text):
-    assert _pgadmin.value_text(value) == text
+    assert _pg_settings.value_text(value) == text
 
 
 @pytest.mark.parametrize("setting, unit, shown", [
@@ -84,7 +84,7 @@ def test_value_text(value, text):
     ("0", "ms", "0ms"),
 ])
 def test_display_value(setting, unit, shown):
-    assert _pgadmin.display_value(setting, unit) == shown
+    assert _pg_settings.display_value(setting, unit) == shown
 
 
 @pytest.mark.parametrize("context, matches, applied, source, restart", [
@@ -97,7 +97,7 @@ def test_display_value(setting, unit, shown):
     ("postmaster", False, False, "command line", False),
 ])
 def test_needs_restart(context, matches, applied, source, restart):
-    assert _pgadmin.needs_restart(context, matches, applied, source) is restart
+    assert _pg_settings.needs_restart(context, matches, applied, source) is restart
 
 
 def _row(name, setting, unit=None, vartype="integer", context="sighup", source="default"):
@@ -128,10 +128,10 @@ RUNNING = {
     ({"max_wal_size": "2GB"}, {}, {}, []),
 ])
 def test_plan_and_restart(desired, auto_conf, changes, restart):
-    got, errors = _pgadmin.plan_settings(desired, RUNNING, auto_conf)
+    got, errors = _pg_settings.plan_settings(desired, RUNNING, auto_conf)
     assert errors == []
     assert got == changes
-    assert _pgadmin.restart_settings(desired, RUNNING, auto_conf) == restart
+    assert _pg_settings.restart_settings(desired, RUNNING, auto_conf) == restart
 
 
 @pytest.mark.parametrize("desired, fragment", [
@@ -139,7 +139,7 @@ def test_plan_and_restart(desired, auto_conf, changes, restart):
     ({"max_wal_size": "4GB"}, "command line wins"),
 ])
 def test_plan_errors(desired, fragment):
-    changes, errors = _pgadmin.plan_settings(desired, RUNNING, {})
+    changes, errors = _pg_settings.plan_settings(desired, RUNNING, {})
     assert changes == {}
     assert len(errors) == 1 and fragment in errors[0]
 
@@ -154,47 +154,13 @@ def test_plan_errors(desired, fragment):
     ("pg_stat_statements.max", 5000, "ALTER SYSTEM SET pg_stat_statements.max = '5000'"),
 ])
 def test_alter_system_sql(name, value, sql):
-    assert _pgadmin.alter_system_sql(name, value) == sql
+    assert _pg_settings.alter_system_sql(name, value) == sql
 
 
 @pytest.mark.parametrize("name", ["wal_level; DROP TABLE x", "a b", "1abc", ""])
 def test_alter_system_sql_rejects_names(name):
     with pytest.raises(PgError):
-        _pgadmin.alter_system_sql(name, "x")
-
-
-@pytest.mark.parametrize("kwargs, sql", [
-    (dict(name="legal"), 'CREATE DATABASE "legal" ENCODING \'UTF8\' TEMPLATE "template0"'),
-    (dict(name="legal", owner="app", encoding="SQL_ASCII", template="template1"),
-     'CREATE DATABASE "legal" OWNER "app" ENCODING \'SQL_ASCII\' TEMPLATE "template1"'),
-    (dict(name="legal", encoding=None, template=None), 'CREATE DATABASE "legal"'),
-])
-def test_create_database_sql(kwargs, sql):
-    assert _pgadmin.create_database_sql(**kwargs) == sql
-
-
-@pytest.mark.parametrize("extension, sql", [
-    ("uuid-ossp", 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE'),
-    ("citext", 'CREATE EXTENSION IF NOT EXISTS "citext" CASCADE'),
-])
-def test_create_extension_sql(extension, sql):
-    assert _pgadmin.create_extension_sql(extension) == sql
-
-
-@pytest.mark.parametrize("name, extensions, owner, fragment", [
-    ("bad-name", [], None, "name 'bad-name' is not a valid database name"),
-    ("1db", [], None, "not a valid database name"),
-    ("x" * 64, [], None, "not a valid database name"),
-    ("ok", ["uuid-ossp", "bad ext"], None, "extension 'bad ext'"),
-    ("ok", [], "no-such role", "owner 'no-such role'"),
-])
-def test_validate_database_args(name, extensions, owner, fragment):
-    errors = _pgadmin.validate_database_args(name, extensions, owner)
-    assert any(fragment in e for e in errors), errors
-
-
-def test_validate_database_args_accepts():
-    assert _pgadmin.validate_database_args("sertantai_legal_prod", ["uuid-ossp", "citext"], "postgres", "template0") == []
+        _pg_settings.alter_system_sql(name, "x")
 
 
 class FakeRunner:
@@ -214,37 +180,12 @@ class FakeRunner:
         self.executed.append((sql, database))
 
 
-@pytest.mark.parametrize("check_mode", [True, False])
-def test_ensure_database_new(check_mode):
-    runner = FakeRunner([
-        ("SELECT datname", []),
-        ("SELECT name, default_version", [{"name": "uuid-ossp", "default_version": "1.1"}, {"name": "citext", "default_version": "1.6"}]),
-    ])
-    result = _pgadmin.ensure_database(runner, "legal", ["uuid-ossp", "citext"], check_mode=check_mode)
-    assert result["changed"] and result["created"]
-    assert result["extensions_created"] == ["uuid-ossp", "citext"]
-    assert result["queries"][0].startswith('CREATE DATABASE "legal"')
-    assert runner.executed == ([] if check_mode else [
-        (result["queries"][0], None),
-        ('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE', "legal"),
-        ('CREATE EXTENSION IF NOT EXISTS "citext" CASCADE', "legal"),
-    ])
-
-
-def test_ensure_database_missing_extension_names_it_and_the_image():
-    runner = FakeRunner([("SELECT datname", []), ("SELECT name, default_version", [{"name": "citext", "default_version": "1.6"}])])
-    with pytest.raises(PgError) as err:
-        _pgadmin.ensure_database(runner, "legal", ["citext", "postgis"], where=lambda: "container pg (image postgres:16)")
-    assert "'postgis'" in err.value.message and "image postgres:16" in err.value.message
-    assert runner.executed == []
-
-
 def test_ensure_settings_check_mode_runs_nothing():
     runner = FakeRunner([
         ("SELECT name, setting, unit", [RUNNING["wal_level"]]),
         ("SELECT name, setting, applied", []),
     ])
-    result = _pgadmin.ensure_settings(runner, {"WAL_LEVEL": "logical"}, check_mode=True)
+    result = _pg_settings.ensure_settings(runner, {"WAL_LEVEL": "logical"}, check_mode=True)
     assert result["queries"] == ["ALTER SYSTEM SET wal_level = 'logical'", "SELECT pg_reload_conf()"]
     assert result["restart_settings"] == ["wal_level"] and result["restart_required"]
     assert result["diff"] == {"before": {"wal_level": "replica"}, "after": {"wal_level": "logical"}}

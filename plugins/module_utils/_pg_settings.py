@@ -1,11 +1,11 @@
 # Copyright (c) sertantai.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to the collection: databases, extensions and server settings (pg_database, pg_settings, pg_cluster_info).
+"""Private to the collection: server settings for pg_settings and pg_cluster_info.
 
-Pure parts (value normalisation, comparison, the restart decision, SQL text) are plain functions;
-the ``ensure_*`` / ``gather_*`` functions take a runner from ``_pg.runner_from_params`` and a
-``check_mode`` flag, and record every statement they run (or would run) in ``queries``.
+Pure parts (value normalisation with units, comparison, the change plan, the restart decision, SQL
+text) are plain functions; ``ensure_settings`` takes a runner from ``_pg.runner_from_params`` and
+records every statement it runs (or would run in check mode) through ``_pg.QueryLog``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, is_identifier, quote_ident, quote_literal
-
-# ---------------------------------------------------------------------------------------------
-# Values and units
-# ---------------------------------------------------------------------------------------------
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, QueryLog, literal_list, quote_literal
 
 MEMORY_UNITS = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
 TIME_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60000, "h": 3600000, "d": 86400000}
@@ -154,22 +150,18 @@ def alter_system_sql(name, value):
     return "ALTER SYSTEM SET %s = %s" % (name, literal)
 
 
-def _in_list(names):
-    return ", ".join(quote_literal(name) for name in names)
-
-
 def settings_sql(names):
     return ("SELECT name, setting, unit, vartype, context, source, pending_restart FROM pg_settings "
-            "WHERE name IN (%s) ORDER BY name" % _in_list(names))
+            "WHERE name IN (%s) ORDER BY name" % literal_list(names))
 
 
 def auto_conf_sql(names):
     # pg_file_settings re-reads the files on every query, so 'applied' reflects the file as it is now.
     return ("SELECT name, setting, applied, error FROM pg_file_settings "
-            "WHERE sourcefile LIKE '%%postgresql.auto.conf' AND name IN (%s) ORDER BY seqno" % _in_list(names))
+            "WHERE sourcefile LIKE '%%postgresql.auto.conf' AND name IN (%s) ORDER BY seqno" % literal_list(names))
 
 
-def _by_name(rows):
+def rows_by_name(rows):
     # The last entry of a name in a file is the one PostgreSQL uses.
     return dict((row["name"], row) for row in rows)
 
@@ -222,26 +214,9 @@ def restart_settings(desired, running, auto_conf):
     return names
 
 
-class QueryLog:
-    """Runs SQL through a runner and remembers every statement, as community.postgresql returns ``queries``."""
-
-    def __init__(self, runner, check_mode=False):
-        self.runner = runner
-        self.check_mode = check_mode
-        self.queries = []
-
-    def read(self, sql, database=None):
-        return self.runner.query(sql, database=database)
-
-    def write(self, sql, database=None):
-        self.queries.append(sql)
-        if not self.check_mode:
-            self.runner.execute(sql, database=database)
-
-
 def read_settings(log, names):
-    running = _by_name(log.read(settings_sql(names)))
-    auto_conf = _by_name(log.read(auto_conf_sql(names)))
+    running = rows_by_name(log.read(settings_sql(names)))
+    auto_conf = rows_by_name(log.read(auto_conf_sql(names)))
     return running, auto_conf
 
 
@@ -297,141 +272,3 @@ def _settle(log, desired, names, timeout, sleep):
         if not waiting or time.monotonic() >= deadline:
             return running, auto_conf
         sleep(0.2)
-
-
-# ---------------------------------------------------------------------------------------------
-# Databases and extensions
-# ---------------------------------------------------------------------------------------------
-
-def create_database_sql(name, owner=None, encoding="UTF8", template="template0"):
-    parts = ["CREATE DATABASE %s" % quote_ident(name)]
-    if owner:
-        parts.append("OWNER %s" % quote_ident(owner))
-    if encoding:
-        parts.append("ENCODING %s" % quote_literal(encoding))
-    if template:
-        parts.append("TEMPLATE %s" % quote_ident(template))
-    return " ".join(parts)
-
-
-def create_extension_sql(extension):
-    # CASCADE installs what the extension requires (e.g. earthdistance needs cube), as a manual
-    # CREATE EXTENSION would ask the operator to do one by one.
-    return "CREATE EXTENSION IF NOT EXISTS %s CASCADE" % quote_ident(extension)
-
-
-def database_sql(name):
-    return ("SELECT datname, pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding "
-            "FROM pg_database WHERE datname = %s" % quote_literal(name))
-
-
-def available_extensions_sql(extensions):
-    return "SELECT name, default_version FROM pg_available_extensions WHERE name IN (%s)" % _in_list(extensions)
-
-
-INSTALLED_EXTENSIONS_SQL = "SELECT extname, extversion FROM pg_extension ORDER BY extname"
-
-
-def validate_database_args(name, extensions, owner=None, template=None):
-    """Messages for bad options, before anything touches the server."""
-    errors = []
-    if not is_identifier(name):
-        errors.append("name '%s' is not a valid database name: use letters, digits and underscores, starting with a letter "
-                      "or underscore, at most 63 characters (e.g. sertantai_legal_prod)" % (name,))
-    for option, value in (("owner", owner), ("template", template)):
-        if value and not is_identifier(value):
-            errors.append("%s '%s' is not a valid role/database name" % (option, value))
-    for extension in extensions or []:
-        if not extension or not re.match(r"^[A-Za-z0-9_\-]+$", extension):
-            errors.append("extension '%s' is not a valid extension name" % (extension,))
-    return errors
-
-
-def missing_extensions_message(missing, where):
-    return ("extension(s) %s not available in %s (pg_available_extensions does not list them): use a PostgreSQL "
-            "image that ships them (e.g. postgis/postgis for postgis, pgvector/pgvector for vector) or remove them "
-            "from the list" % (", ".join("'%s'" % e for e in missing), where))
-
-
-def ensure_database(runner, name, extensions=None, owner=None, encoding="UTF8", template="template0",
-                    check_mode=False, where="this PostgreSQL server"):
-    """Create database ``name`` if needed and every extension in it; never drops anything.
-
-    ``where`` names the server (container and image) in error messages; a callable is only called then.
-    """
-    extensions = list(dict.fromkeys(extensions or []))
-    errors = validate_database_args(name, extensions, owner, template)
-    if errors:
-        raise PgError("; ".join(errors))
-    log = QueryLog(runner, check_mode)
-    result = dict(database=name, created=False, owner_changed=False, extensions_created=[], queries=log.queries, warnings=[])
-    current = log.read(database_sql(name))
-    current = current[0] if current else None
-
-    if owner and not log.read("SELECT rolname FROM pg_roles WHERE rolname = %s" % quote_literal(owner)):
-        raise PgError("owner role '%s' does not exist: create the role first, or leave owner unset" % owner)
-    if extensions:
-        available = set(row["name"] for row in log.read(available_extensions_sql(extensions)))
-        missing = [e for e in extensions if e not in available]
-        if missing:
-            raise PgError(missing_extensions_message(missing, where() if callable(where) else where))
-
-    installed = []
-    if current is None:
-        log.write(create_database_sql(name, owner, encoding, template))
-        result["created"] = True
-    else:
-        if owner and current["owner"] != owner:
-            log.write("ALTER DATABASE %s OWNER TO %s" % (quote_ident(name), quote_ident(owner)))
-            result["owner_changed"] = True
-        if encoding and current["encoding"].upper().replace("-", "") != encoding.upper().replace("-", ""):
-            result["warnings"].append("database %s exists with encoding %s, not %s; an encoding cannot be changed in place, "
-                                      "so it was left as it is" % (name, current["encoding"], encoding))
-        installed = [row["extname"] for row in log.read(INSTALLED_EXTENSIONS_SQL, database=name)]
-
-    for extension in extensions:
-        if extension in installed:
-            continue
-        log.write(create_extension_sql(extension), database=name)
-        result["extensions_created"].append(extension)
-
-    result["changed"] = bool(result["created"] or result["owner_changed"] or result["extensions_created"])
-    before = None if current is None else dict(name=name, owner=current["owner"], extensions=sorted(installed))
-    after = dict(name=name, owner=owner or (current or {}).get("owner"),
-                 extensions=sorted(set(installed) | set(extensions)))
-    result["diff"] = dict(before=before or {}, after=after)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Cluster facts
-# ---------------------------------------------------------------------------------------------
-
-DEFAULT_INFO_SETTINGS = ["wal_level", "max_replication_slots", "max_wal_senders", "max_slot_wal_keep_size"]
-
-DATABASES_SQL = ("SELECT datname, pg_database_size(datname) AS size_bytes FROM pg_database "
-                 "WHERE NOT datistemplate AND datallowconn ORDER BY datname")
-SLOTS_SQL = ("SELECT slot_name, slot_type, plugin, database, active, active_pid, wal_status FROM pg_replication_slots "
-             "ORDER BY slot_name")
-
-
-def gather_cluster_info(runner, settings=None):
-    settings = [str(s).strip().lower() for s in (DEFAULT_INFO_SETTINGS if settings is None else settings)]
-    version = runner.query("SELECT current_setting('server_version') AS version, "
-                           "current_setting('server_version_num')::int AS version_num")[0]
-    facts = dict(version=version["version"], version_num=version["version_num"], settings={}, databases={}, replication_slots=[])
-    if settings:
-        rows = _by_name(runner.query(settings_sql(settings)))
-        unknown = sorted(set(settings) - set(rows))
-        if unknown:
-            raise PgError("unknown PostgreSQL setting(s): %s (not in pg_settings of this server); check the spelling"
-                          % ", ".join(unknown))
-        for name in settings:
-            row = rows[name]
-            facts["settings"][name] = dict(setting=row["setting"], unit=row["unit"], pending_restart=row["pending_restart"],
-                                           context=row["context"], source=row["source"])
-    for row in runner.query(DATABASES_SQL):
-        extensions = [e["extname"] for e in runner.query(INSTALLED_EXTENSIONS_SQL, database=row["datname"])]
-        facts["databases"][row["datname"]] = dict(extensions=extensions, size_bytes=row["size_bytes"])
-    facts["replication_slots"] = runner.query(SLOTS_SQL)
-    return facts

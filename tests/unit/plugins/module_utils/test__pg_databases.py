@@ -1,0 +1,84 @@
+"""_pg_databases: the SQL text, option checks and the create plan (no server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _pg_databases
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError
+
+
+@pytest.mark.parametrize("kwargs, sql", [
+    (dict(name="legal"), 'CREATE DATABASE "legal" ENCODING \'UTF8\' TEMPLATE "template0"'),
+    (dict(name="legal", owner="app", encoding="SQL_ASCII", template="template1"),
+     'CREATE DATABASE "legal" OWNER "app" ENCODING \'SQL_ASCII\' TEMPLATE "template1"'),
+    (dict(name="legal", encoding=None, template=None), 'CREATE DATABASE "legal"'),
+])
+def test_create_database_sql(kwargs, sql):
+    assert _pg_databases.create_database_sql(**kwargs) == sql
+
+
+@pytest.mark.parametrize("extension, sql", [
+    ("uuid-ossp", 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE'),
+    ("citext", 'CREATE EXTENSION IF NOT EXISTS "citext" CASCADE'),
+])
+def test_create_extension_sql(extension, sql):
+    assert _pg_databases.create_extension_sql(extension) == sql
+
+
+@pytest.mark.parametrize("name, extensions, owner, fragment", [
+    ("bad-name", [], None, "name 'bad-name' is not a valid database name"),
+    ("1db", [], None, "not a valid database name"),
+    ("x" * 64, [], None, "not a valid database name"),
+    ("ok", ["uuid-ossp", "bad ext"], None, "extension 'bad ext'"),
+    ("ok", [], "no-such role", "owner 'no-such role'"),
+])
+def test_validate_database_args(name, extensions, owner, fragment):
+    errors = _pg_databases.validate_database_args(name, extensions, owner)
+    assert any(fragment in e for e in errors), errors
+
+
+def test_validate_database_args_accepts():
+    assert _pg_databases.validate_database_args("sertantai_legal_prod", ["uuid-ossp", "citext"], "postgres", "template0") == []
+
+
+class FakeRunner:
+    """Answers reads from a table of SQL prefixes; records writes. Only for the pure planning in ensure_*."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.executed = []
+
+    def query(self, sql, database=None):
+        for prefix, rows in self.answers:
+            if sql.startswith(prefix):
+                return rows
+        raise AssertionError("unexpected query: %s" % sql)
+
+    def execute(self, sql, database=None):
+        self.executed.append((sql, database))
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_ensure_database_new(check_mode):
+    runner = FakeRunner([
+        ("SELECT datname", []),
+        ("SELECT name, default_version", [{"name": "uuid-ossp", "default_version": "1.1"}, {"name": "citext", "default_version": "1.6"}]),
+    ])
+    result = _pg_databases.ensure_database(runner, "legal", ["uuid-ossp", "citext"], check_mode=check_mode)
+    assert result["changed"] and result["created"]
+    assert result["extensions_created"] == ["uuid-ossp", "citext"]
+    assert result["queries"][0].startswith('CREATE DATABASE "legal"')
+    assert runner.executed == ([] if check_mode else [
+        (result["queries"][0], None),
+        ('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE', "legal"),
+        ('CREATE EXTENSION IF NOT EXISTS "citext" CASCADE', "legal"),
+    ])
+
+
+def test_ensure_database_missing_extension_names_it_and_the_image():
+    runner = FakeRunner([("SELECT datname", []), ("SELECT name, default_version", [{"name": "citext", "default_version": "1.6"}])])
+    with pytest.raises(PgError) as err:
+        _pg_databases.ensure_database(runner, "legal", ["citext", "postgis"], where=lambda: "container pg (image postgres:16)")
+    assert "'postgis'" in err.value.message and "image postgres:16" in err.value.message
+    assert runner.executed == []
