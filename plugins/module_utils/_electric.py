@@ -10,29 +10,40 @@ one slot. Before creating it, Electric takes ``pg_advisory_lock(hashtext('electr
 on a dedicated connection and waits there: a second instance shows up as an ungranted advisory
 lock in ``pg_locks``, and its health says "waiting" for as long as the first one lives.
 
-Everything here is side-effect free: SQL text to run, and functions that judge the rows that
-SQL returns (through ``_pg``'s runners, in the module).
+This file is the one place for these names and rules: the fleet description (``_fleet``) and
+the modules ``electric_slots_info`` and ``electric_reset`` import them. The judging functions are
+side-effect free; ``read_state`` and ``apply_reset`` run SQL only through a ``_pg`` runner (or its
+``QueryLog``), so tests can give them a fake one.
 """
 
 from __future__ import annotations
 
 import re
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._pg import quote_ident, quote_literal
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, quote_ident, quote_literal
 
 SLOT_PREFIX = "electric_slot_"
 PUBLICATION_PREFIX = "electric_publication_"
 DEFAULT_STREAM_ID = "default"
-# Slot names allow lower-case letters, digits and underscores, at most 63 characters.
-STREAM_ID_RE = re.compile(r"^[a-z0-9_]{1,%d}$" % (63 - len(SLOT_PREFIX)))
+# PostgreSQL names (slots, publications) have at most 63 bytes. Both derived names must fit: a longer
+# publication name is silently truncated, and two stream ids that differ only past that point would
+# share one publication. The longer prefix decides: 63 - len("electric_publication_") = 42.
+NAME_MAX_BYTES = 63
+STREAM_ID_MAX_LENGTH = NAME_MAX_BYTES - max(len(SLOT_PREFIX), len(PUBLICATION_PREFIX))
+# Slot names allow lower-case letters, digits and underscores only.
+STREAM_ID_RE = re.compile(r"^[a-z0-9_]{1,%d}$" % STREAM_ID_MAX_LENGTH)
+STREAM_ID_RULE = ("lower-case letters, digits and '_' only, 1 to %d characters (electric_slot_<id> and "
+                  "electric_publication_<id> must fit PostgreSQL's 63-character names)" % STREAM_ID_MAX_LENGTH)
 # The slot name in a lock query as Electric writes it: pg_advisory_lock(hashtext('electric_slot_<id>')).
 LOCK_QUERY_PATTERN = r"hashtext\(\s*'(%s[a-z0-9_]+)'\s*\)" % SLOT_PREFIX
 
-RESYNC = ("Electric cannot resume from this slot and must resync all shapes: drop the slot and its publication "
-          "(state=absent) and clear the Electric shape cache (deploy --electric-clear-cache) so they start fresh together")
-
 
 # ---------------------------------------------------------------- names and input
+
+
+def is_stream_id(stream_id):
+    """The one rule for ELECTRIC_REPLICATION_STREAM_ID (fleet validation and the Electric modules)."""
+    return isinstance(stream_id, str) and bool(STREAM_ID_RE.match(stream_id))
 
 
 def stream_id_or_default(stream_id):
@@ -67,9 +78,9 @@ def validate_instances(instances):
                           % (where, name, seen[name]))
         seen.setdefault(name, index)
         stream_id = item.get("stream_id")
-        if stream_id and not STREAM_ID_RE.match(stream_id):
-            errors.append("%s (%s): stream_id '%s' is not a valid slot-name suffix: use lower-case letters, digits "
-                          "and _ only, at most %d characters" % (where, name, stream_id, 63 - len(SLOT_PREFIX)))
+        if stream_id and not is_stream_id(stream_id):
+            errors.append("%s (%s): stream_id '%s' is not a valid slot-name suffix: use %s"
+                          % (where, name, stream_id, STREAM_ID_RULE))
         database = item.get("database")
         if database is not None and not database:
             errors.append("%s (%s): database is empty: name the database this instance replicates, or omit it"
@@ -91,6 +102,16 @@ def normalize_instances(instances):
             publication=publication_name(stream_id),
         ))
     return result
+
+
+def reset_hint(slot, database=None):
+    """How to drop a slot and its publication together, as a task and as SQL (clear one, clear the other)."""
+    stream_id = slot[len(SLOT_PREFIX):] if slot.startswith(SLOT_PREFIX) else slot
+    publication = publication_for_slot(slot) or publication_name(stream_id)
+    where = " in database %s" % database if database else ""
+    return ("sertantai.deploy.electric_reset with instances: [{name: <its Electric>, stream_id: %s%s}], or by hand%s: "
+            "SELECT pg_drop_replication_slot('%s'); DROP PUBLICATION IF EXISTS %s;"
+            % (stream_id, ", database: %s" % database if database else "", where, slot, publication))
 
 
 def find_conflicts(instances):
@@ -136,9 +157,9 @@ def database_conflicts(instances, slots):
             instances=[inst["name"]],
             databases=[inst["database"], slot["database"]],
             msg="instance %s replicates database %s, but slot %s already exists in database %s (slots are "
-                "cluster-wide; a logical slot serves one database): give this instance its own stream id, or "
-                "drop the old slot when nothing uses it (state=absent)"
-                % (inst["name"], inst["database"], inst["slot"], slot["database"]),
+                "cluster-wide; a logical slot serves one database): give this instance its own stream id, or, "
+                "when nothing uses the old slot, drop it and its publication: %s"
+                % (inst["name"], inst["database"], inst["slot"], slot["database"], reset_hint(inst["slot"], slot["database"])),
         ))
     return conflicts
 
@@ -328,20 +349,24 @@ def judge_slots(slots, instances, publications, locks, max_retained_wal_bytes):
         where = "slot %s (database %s)" % (name, slot.get("database"))
         if slot["lost"]:
             reason = "lost"
-            msg = "%s has lost WAL it still needed (wal_status lost, max_slot_wal_keep_size exceeded): %s" % (where, RESYNC)
+            msg = ("%s has lost WAL it still needed (wal_status lost, max_slot_wal_keep_size exceeded): Electric cannot "
+                   "resume from it and must resync all shapes. Stop its Electric, drop the slot and its publication "
+                   "together (%s), and clear the shape storage (deploy with electric_clear_cache=true does all three)"
+                   % (where, reset_hint(name, slot.get("database"))))
         elif slot.get("wal_status") == "unreserved":
             reason = "unreserved"
             msg = ("%s retains more WAL than max_slot_wal_keep_size allows (wal_status unreserved): the next checkpoint "
                    "may remove WAL it still needs, and then Electric must resync all shapes; start its Electric instance "
-                   "now so it catches up, or drop the slot and its publication (state=absent) and clear the shape cache"
-                   % where)
+                   "now so it catches up, or stop it, drop the slot and its publication (%s) and clear the shape storage"
+                   % (where, reset_hint(name, slot.get("database"))))
         elif not slot.get("active") and retained is not None and retained > max_retained_wal_bytes:
             reason = "retained_wal"
             msg = ("inactive %s retains %s of WAL (%d bytes), more than max_retained_wal_bytes=%d: PostgreSQL keeps that "
                    "WAL on disk until the slot is used again; start its Electric instance%s, or drop the slot and its "
-                   "publication (state=absent) if nothing will use it"
+                   "publication if nothing will use it: %s"
                    % (where, slot["retained_wal"], retained, max_retained_wal_bytes,
-                      " (%s)" % ", ".join(slot["instances"]) if slot["instances"] else ""))
+                      " (%s)" % ", ".join(slot["instances"]) if slot["instances"] else "",
+                      reset_hint(name, slot.get("database"))))
         slot["stale"] = reason is not None
         if reason:
             stale.append(dict(
@@ -367,14 +392,74 @@ def publication_databases(instances, slots, existing_databases):
     return sorted(d for d in wanted if d in set(existing_databases))
 
 
-# ---------------------------------------------------------------- state=absent
+# ---------------------------------------------------------------- reading, lock holders
 
 
-def plan_absent(instances, slots, publications, locks):
+def read_state(runner, instances):
+    """Slots, Electric's advisory locks, publications and databases, read through ``runner`` (read-only).
+
+    One query for the cluster-wide part, then one per database whose publications matter.
+    """
+    found = runner.query(inspect_sql(instances))[0]
+    slots, databases = found["slots"], found["databases"]
+    locks = electric_locks(found["locks"], found["lock_keys"])
+    publications = []
+    for database in publication_databases(instances, slots, databases):
+        publications.extend(runner.query(PUBLICATIONS_SQL, database=database))
+    return dict(slots=slots, locks=locks, publications=publications, databases=databases)
+
+
+def instance_lock_holders(instances, locks, slots):
+    """The session holding each instance's replication lock, whether or not the slot exists yet.
+
+    A holder before any Electric instance runs (a stray psql, an old instance on another host) makes
+    the next Electric wait ("waiting", HTTP 202) for as long as that session lives. Advisory locks
+    are per database, so a holder counts for an instance when it is in the instance's database (or
+    the instance names none).
+    """
+    existing = set(s["slot_name"] for s in slots)
+    result = []
+    for row in locks:
+        if not row["granted"]:
+            continue
+        users = [i["name"] for i in instances
+                 if i["slot"] == row["slot"] and (not i["database"] or i["database"] == row["database"])]
+        if instances and not users:
+            continue
+        entry = dict(slot=row["slot"], database=row["database"], instances=users, slot_exists=row["slot"] in existing,
+                     pid=row["pid"], application_name=row.get("application_name"), client_addr=row.get("client_addr"),
+                     backend_start=row.get("backend_start"), since=row.get("query_start"))
+        entry["msg"] = ("%s has held the replication lock of %s in database %s since %s%s: an Electric instance with "
+                        "this stream id%s waits ('waiting', HTTP 202) until that session ends; if it is not a running "
+                        "Electric of this fleet, find it with SELECT * FROM pg_stat_activity WHERE pid = %s and stop "
+                        "it, or end it with SELECT pg_terminate_backend(%s)"
+                        % (_who(row["pid"], row.get("application_name"), row.get("client_addr")), row["slot"],
+                           row["database"], row.get("query_start"),
+                           "" if entry["slot_exists"] else " (the slot does not exist yet)",
+                           " (%s)" % ", ".join(users) if users else "", row["pid"], row["pid"]))
+        result.append(entry)
+    return result
+
+
+# ---------------------------------------------------------------- reset (drop slot + publication together)
+
+
+class ResetError(Exception):
+    """A drop failed midway: ``done`` lists what was dropped before it, ``action`` the one that failed."""
+
+    def __init__(self, message, done, action):
+        super().__init__(message)
+        self.message = message
+        self.done = done
+        self.action = action
+
+
+def plan_reset(instances, slots, publications, locks):
     """What dropping the instances' slots and publications takes: (actions, refusals).
 
-    A slot that is active, or whose replication lock is held (its Electric runs), is refused:
-    dropping it would break a running instance. One refusal means nothing is dropped.
+    A slot that is active, or whose replication lock is held (its Electric runs or starts), is
+    refused: dropping it, or its publication, would break a running instance. One refusal means
+    nothing is dropped.
     """
     by_name = dict((s["slot_name"], s) for s in slots)
     holders = lock_holders(locks)
@@ -384,26 +469,24 @@ def plan_absent(instances, slots, publications, locks):
             continue
         seen.add(inst["slot"])
         slot = by_name.get(inst["slot"])
-        databases = set()
-        if inst["database"]:
-            databases.add(inst["database"])
+        holder = holders.get(inst["slot"])
+        if slot and slot.get("active"):
+            refusals.append(
+                "slot %s is active: %s streams from it (since %s); stop the Electric instance that uses it "
+                "(%s) before dropping its slot"
+                % (inst["slot"], _who(slot.get("active_pid"), slot.get("active_application_name"),
+                                      slot.get("active_client_addr")),
+                   slot.get("active_since"), inst["name"]))
+            continue
+        if holder:
+            refusals.append(
+                "slot %s is %s but %s holds its replication lock, so an Electric instance with this stream id is "
+                "running or starting and will use the slot: stop it (%s) first"
+                % (inst["slot"], "inactive" if slot else "absent",
+                   _who(holder["pid"], holder.get("application_name"), holder.get("client_addr")), inst["name"]))
+            continue
+        databases = set([inst["database"]] if inst["database"] else [])
         if slot:
-            holder = holders.get(inst["slot"])
-            if slot.get("active"):
-                refusals.append(
-                    "slot %s is active: %s streams from it (since %s); stop the Electric instance that uses it "
-                    "(%s) before dropping its slot"
-                    % (inst["slot"], _who(slot.get("active_pid"), slot.get("active_application_name"),
-                                          slot.get("active_client_addr")),
-                       slot.get("active_since"), inst["name"]))
-                continue
-            if holder:
-                refusals.append(
-                    "slot %s is inactive but %s holds its replication lock, so an Electric instance with this "
-                    "stream id is running and will use the slot again: stop it (%s) first"
-                    % (inst["slot"], _who(holder["pid"], holder.get("application_name"), holder.get("client_addr")),
-                       inst["name"]))
-                continue
             databases.add(slot["database"])
             actions.append(dict(kind="slot", name=inst["slot"], database=slot["database"],
                                 sql=drop_slot_sql(inst["slot"])))
@@ -414,8 +497,28 @@ def plan_absent(instances, slots, publications, locks):
     return actions, refusals
 
 
-def absent_diff(instances, slots, publications, actions):
-    """before/after of the objects state=absent is about."""
+def apply_reset(log, actions):
+    """Run the drops through a ``_pg.QueryLog`` (recorded in both modes, executed outside check mode).
+
+    Returns the dropped objects; raises ResetError naming what was already dropped when one fails.
+    """
+    done = []
+    for action in actions:
+        try:
+            log.write(action["sql"], database=action["database"])
+        except PgError as exc:
+            raise ResetError(
+                "could not drop %s %s in database %s: %s (already dropped: %s); if an Electric instance started "
+                "using it, stop that instance and run again"
+                % (action["kind"], action["name"], action["database"], exc.message,
+                   ", ".join("%s %s" % (d["kind"], d["name"]) for d in done) or "nothing"),
+                done, action)
+        done.append(dict(kind=action["kind"], name=action["name"], database=action["database"]))
+    return done
+
+
+def reset_diff(instances, slots, publications, actions):
+    """before/after of the slots and publications a reset is about."""
     targets = set(i["slot"] for i in instances)
     pub_targets = set(i["publication"] for i in instances)
     before = dict(

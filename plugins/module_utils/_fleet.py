@@ -13,11 +13,16 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._electric import (
+    STREAM_ID_RULE,
+    is_stream_id,
+    publication_name,
+    slot_name,
+)
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import is_identifier
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 EXTENSION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-STREAM_ID_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -127,9 +132,9 @@ def validate_services(services):
             if not isinstance(enabled, bool):
                 errors.append("%s field 'electric.enabled': must be true or false, got %r" % (where, enabled))
             stream_id = electric.get("stream_id")
-            if stream_id is not None and (not isinstance(stream_id, str) or not STREAM_ID_RE.match(stream_id)):
-                errors.append("%s field 'electric.stream_id': %r is not a valid replication slot suffix "
-                              "(lower-case letters, digits and '_' only)" % (where, stream_id))
+            if stream_id is not None and not is_stream_id(stream_id):
+                errors.append("%s field 'electric.stream_id': %r is not a valid replication slot suffix (%s)"
+                              % (where, stream_id, STREAM_ID_RULE))
     if errors:
         return errors
     errors.extend(_duplicates(services))
@@ -138,7 +143,13 @@ def validate_services(services):
 
 def _duplicates(services):
     errors = []
-    seen = {}
+    names = [s["name"] for s in services]
+
+    def label(index):
+        # A repeated name alone cannot say which entry is meant: add its position in the list.
+        name = names[index]
+        return "service '%s'" % name if names.count(name) == 1 else "service '%s' (entry #%d)" % (name, index + 1)
+
     checks = (
         ("name", lambda s: s["name"]),
         ("domain", lambda s: s["domain"]),
@@ -147,12 +158,12 @@ def _duplicates(services):
     )
     for field, get in checks:
         seen = {}
-        for service in services:
+        for index, service in enumerate(services):
             value = get(service)
             if value in seen:
-                errors.append("service '%s' field '%s': %r is already used by service '%s'" % (service["name"], field, value, seen[value]))
+                errors.append("%s field '%s': %r is already used by %s" % (label(index), field, value, label(seen[value])))
             else:
-                seen[value] = service["name"]
+                seen[value] = index
     electrics = [s for s in services if (s.get("electric") or {}).get("enabled")]
     slots = {}
     for service in electrics:
@@ -169,14 +180,6 @@ def _duplicates(services):
         else:
             slots[slot] = service["name"]
     return errors
-
-
-def slot_name(stream_id):
-    return "electric_slot_%s" % (stream_id or "default")
-
-
-def publication_name(stream_id):
-    return "electric_publication_%s" % (stream_id or "default")
 
 
 def normalize_service(service, container_prefix="sertantai-"):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _electric as electric
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, QueryLog
 
 
 def instances(*specs):
@@ -51,10 +52,8 @@ def test_names(stream_id, slot, publication):
 @pytest.mark.parametrize("items, expected", [
     ([dict(name="a", stream_id="legal", database="db")], []),
     ([dict(name="a", stream_id=None, database=None)], []),
-    ([dict(name="a", stream_id="a" * 49, database=None)], []),
-    ([dict(name="a", stream_id="a" * 50, database=None)], ["not a valid slot-name suffix"]),
     ([dict(name="a", stream_id="Legal", database=None)], ["stream_id 'Legal' is not a valid slot-name suffix"]),
-    ([dict(name="a", stream_id="legal-prod", database=None)], ["lower-case letters, digits and _"]),
+    ([dict(name="a", stream_id="legal-prod", database=None)], ["lower-case letters, digits and '_' only"]),
     ([dict(name="", stream_id="x", database=None)], ["instances[0] has no name"]),
     ([dict(name="a", stream_id="x", database=""), ], ["database is empty"]),
     ([dict(name="a", stream_id="x", database=None), dict(name="a", stream_id="y", database=None)],
@@ -232,7 +231,10 @@ PUB = dict(name="electric_publication_legal", database="legal_db", all_tables=Fa
     ([slot_row("electric_slot_legal", active=True, active_pid=4242)], [PUB], [], [], "pid 4242"),
     # Inactive but its lock is held: an Electric is running.
     ([slot_row("electric_slot_legal")], [PUB], [lock_row(777, "electric_slot_legal", True)], [],
-     "pid 777 (electric, client 172.18.0.27) holds its replication lock"),
+     "is inactive but pid 777 (electric, client 172.18.0.27) holds its replication lock"),
+    # No slot yet, but its lock is held: an Electric is starting; its publication stays too.
+    ([], [PUB], [lock_row(778, "electric_slot_legal", True)], [],
+     "is absent but pid 778 (electric, client 172.18.0.28) holds its replication lock"),
     # Slot already gone, publication left: drop the publication.
     ([], [PUB], [], [("publication", "electric_publication_legal", "legal_db", 'DROP PUBLICATION IF EXISTS "electric_publication_legal"')],
      None),
@@ -240,8 +242,8 @@ PUB = dict(name="electric_publication_legal", database="legal_db", all_tables=Fa
     ([], [dict(PUB, database="auth_db")], [], [], None),
     ([], [], [], [], None),
 ])
-def test_plan_absent(slots, pubs, locks, actions, refusal):
-    planned, refusals = electric.plan_absent(instances(("legal-electric", "legal", "legal_db")), slots, pubs, locks)
+def test_plan_reset(slots, pubs, locks, actions, refusal):
+    planned, refusals = electric.plan_reset(instances(("legal-electric", "legal", "legal_db")), slots, pubs, locks)
     assert [(a["kind"], a["name"], a["database"], a["sql"]) for a in planned] == actions
     if refusal:
         assert len(refusals) == 1 and refusal in refusals[0]
@@ -249,26 +251,130 @@ def test_plan_absent(slots, pubs, locks, actions, refusal):
         assert refusals == []
 
 
-def test_plan_absent_finds_publication_in_slot_database_when_instance_has_none():
-    planned, refusals = electric.plan_absent(instances(("a", "legal", None)),
+def test_plan_reset_finds_publication_in_slot_database_when_instance_has_none():
+    planned, refusals = electric.plan_reset(instances(("a", "legal", None)),
                                              [slot_row("electric_slot_legal", database="legal_db")], [PUB], [])
     assert refusals == []
     assert [(a["kind"], a["database"]) for a in planned] == [("slot", "legal_db"), ("publication", "legal_db")]
 
 
-def test_plan_absent_dedupes_instances_sharing_a_slot():
-    planned, refusals = electric.plan_absent(instances(("a", "legal", "legal_db"), ("b", "legal", "legal_db")),
+def test_plan_reset_dedupes_instances_sharing_a_slot():
+    planned, refusals = electric.plan_reset(instances(("a", "legal", "legal_db"), ("b", "legal", "legal_db")),
                                              [slot_row("electric_slot_legal")], [PUB], [])
     assert len(planned) == 2 and refusals == []
 
 
-def test_absent_diff():
+def test_reset_diff():
     inst = instances(("a", "legal", "legal_db"))
     slots = [slot_row("electric_slot_legal"), slot_row("electric_slot_other")]
-    actions, refusals = electric.plan_absent(inst, slots, [PUB], [])
+    actions, refusals = electric.plan_reset(inst, slots, [PUB], [])
     assert refusals == []
-    diff = electric.absent_diff(inst, slots, [PUB], actions)
+    diff = electric.reset_diff(inst, slots, [PUB], actions)
     assert diff["before"] == dict(replication_slots=[dict(name="electric_slot_legal", database="legal_db")],
                                   publications=[dict(name="electric_publication_legal", database="legal_db")])
     assert diff["after"] == dict(replication_slots=[], publications=[])
-    assert electric.absent_diff(inst, slots, [PUB], [])["after"] == diff["before"]
+    assert electric.reset_diff(inst, slots, [PUB], [])["after"] == diff["before"]
+
+
+# ------------------------------------------------------------------ the one stream-id rule, at its boundaries
+
+
+def test_stream_id_limit_is_derived_from_the_longer_prefix():
+    assert electric.STREAM_ID_MAX_LENGTH == 63 - len("electric_publication_") == 42
+    longest = "a" * electric.STREAM_ID_MAX_LENGTH
+    assert len(electric.slot_name(longest)) <= 63 and len(electric.publication_name(longest)) == 63
+
+
+def test_reset_hint_gives_the_task_and_the_sql():
+    hint = electric.reset_hint("electric_slot_legal", "legal_db")
+    assert "sertantai.deploy.electric_reset with instances: [{name: <its Electric>, stream_id: legal, database: legal_db}]" in hint
+    assert "SELECT pg_drop_replication_slot('electric_slot_legal'); DROP PUBLICATION IF EXISTS electric_publication_legal;" in hint
+
+
+@pytest.mark.parametrize("row, fragment", [
+    (slot_row("electric_slot_legal", wal_status="lost"), "must resync all shapes"),
+    (slot_row("electric_slot_legal", wal_status="unreserved"), "wal_status unreserved"),
+    (slot_row("electric_slot_legal", retained=10 ** 9), "retains"),
+])
+def test_stale_messages_say_how_to_drop_both(row, fragment):
+    _, stale = electric.judge_slots([row], instances(("legal-electric", "legal", "legal_db")), [PUB], [], 10 ** 6)
+    (entry,) = stale
+    assert fragment in entry["msg"]
+    assert "sertantai.deploy.electric_reset" in entry["msg"]
+    assert "SELECT pg_drop_replication_slot('electric_slot_legal')" in entry["msg"]
+    assert "state=absent" not in entry["msg"]
+
+
+# ------------------------------------------------------------------ lock holders, with or without a slot
+
+
+@pytest.mark.parametrize("locks, slots, expected", [
+    # A stray session holds the lock before any slot exists: reported, flagged as such.
+    ([lock_row(900, "electric_slot_legal", True, application_name="psql", client_addr=None)], [],
+     [("electric_slot_legal", 900, False, ["legal-electric"])]),
+    # The running Electric holds it, slot present.
+    ([lock_row(901, "electric_slot_legal", True)], [slot_row("electric_slot_legal", active=True, active_pid=55)],
+     [("electric_slot_legal", 901, True, ["legal-electric"])]),
+    # Waiting sessions are not holders.
+    ([lock_row(902, "electric_slot_legal", False)], [], []),
+    # A holder in another database does not block this instance (advisory locks are per database).
+    ([lock_row(903, "electric_slot_legal", True, database="other_db")], [], []),
+    # Another instance's slot is not ours.
+    ([lock_row(904, "electric_slot_auth", True)], [], []),
+])
+def test_instance_lock_holders(locks, slots, expected):
+    holders = electric.instance_lock_holders(instances(("legal-electric", "legal", "legal_db")), locks, slots)
+    assert [(h["slot"], h["pid"], h["slot_exists"], h["instances"]) for h in holders] == expected
+    for holder in holders:
+        assert "pg_terminate_backend(%d)" % holder["pid"] in holder["msg"]
+        assert ("does not exist yet" in holder["msg"]) is (not holder["slot_exists"])
+
+
+def test_instance_lock_holders_without_instances_lists_every_electric_holder():
+    locks = [lock_row(1, "electric_slot_legal", True), lock_row(2, "electric_slot_auth", True, database="auth_db")]
+    assert [h["pid"] for h in electric.instance_lock_holders([], locks, [])] == [1, 2]
+
+
+# ------------------------------------------------------------------ apply_reset through QueryLog
+
+
+class FailingRunner:
+    """Executes statements until the one whose SQL contains ``fail_on``; that one raises PgError."""
+
+    def __init__(self, fail_on=None):
+        self.fail_on = fail_on
+        self.executed = []
+
+    def execute(self, sql, database=None):
+        if self.fail_on and self.fail_on in sql:
+            raise PgError("publication \"electric_publication_legal\" is in use", sql=sql)
+        self.executed.append((sql, database))
+
+
+def reset_actions():
+    actions, refusals = electric.plan_reset(instances(("legal-electric", "legal", "legal_db")),
+                                            [slot_row("electric_slot_legal")], [PUB], [])
+    assert refusals == []
+    return actions
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_apply_reset_records_both_modes_and_writes_only_outside_check_mode(check_mode):
+    runner = FailingRunner()
+    log = QueryLog(runner, check_mode)
+    done = electric.apply_reset(log, reset_actions())
+    assert [(d["kind"], d["name"]) for d in done] == [("slot", "electric_slot_legal"), ("publication", "electric_publication_legal")]
+    assert log.queries == ["SELECT pg_drop_replication_slot('electric_slot_legal')",
+                           'DROP PUBLICATION IF EXISTS "electric_publication_legal"']
+    assert runner.executed == ([] if check_mode else [(q, "legal_db") for q in log.queries])
+
+
+def test_apply_reset_failing_midway_names_what_was_already_dropped():
+    runner = FailingRunner(fail_on="DROP PUBLICATION")
+    with pytest.raises(electric.ResetError) as err:
+        electric.apply_reset(QueryLog(runner), reset_actions())
+    assert [(d["kind"], d["name"]) for d in err.value.done] == [("slot", "electric_slot_legal")]
+    assert err.value.action["kind"] == "publication"
+    assert "could not drop publication electric_publication_legal in database legal_db" in err.value.message
+    assert "already dropped: slot electric_slot_legal" in err.value.message
+    assert runner.executed == [("SELECT pg_drop_replication_slot('electric_slot_legal')", "legal_db")]

@@ -45,7 +45,7 @@ def test_valid_fleet_has_no_errors():
 
 
 @pytest.mark.parametrize("changes, expected", [
-    ([(1, "name", "legal")], "service 'legal' field 'name': 'legal' is already used by service 'legal'"),
+    ([(1, "name", "legal")], "service 'legal' (entry #2) field 'name': 'legal' is already used by service 'legal' (entry #1)"),
     ([(1, "database", "sertantai-auth")], "service 'auth' field 'database': 'sertantai-auth' is not a valid PostgreSQL identifier"),
     ([(1, "database", "1st")], "service 'auth' field 'database': '1st' is not a valid PostgreSQL identifier"),
     ([(1, "database", "sertantai_legal_prod")], "service 'auth' field 'database': 'sertantai_legal_prod' is already used by service 'legal'"),

@@ -1,4 +1,4 @@
-"""electric_slots against a real PostgreSQL (wal_level=logical) and real Electric stand-in containers.
+"""electric_slots_info and electric_reset against a real PostgreSQL (wal_level=logical) and real Electric stand-in containers.
 
 Slots are cluster-wide: every test names its own slots (``electric_slot_t<random>``) and drops them
 before its database goes, and asserts about those names only.
@@ -31,9 +31,14 @@ ELECTRIC_2 = AREA + "2"
 ELECTRIC_IMAGE = "sertantai-test/electric:latest"
 
 
-def run(pg, check=False, diff=False, **args):
-    """Run the module through docker exec psql against ``pg`` (a PgServer)."""
-    return run_module("electric_slots", dict(args, pg_container=pg.container), check=check, diff=diff)
+def info(pg, **args):
+    """Run electric_slots_info through docker exec psql against ``pg`` (a PgServer)."""
+    return run_module("electric_slots_info", dict(args, pg_container=pg.container))
+
+
+def reset(pg, check=False, diff=False, **args):
+    """Run electric_reset through docker exec psql against ``pg``."""
+    return run_module("electric_reset", dict(args, pg_container=pg.container), check=check, diff=diff)
 
 
 def slot_of(result, name):
@@ -74,7 +79,7 @@ def test_conflicts_are_reported_before_any_sql():
                  dict(name="auth-electric", database="auth_db"),
                  dict(name="enforcement-electric", stream_id="", database="enforcement_db"),
                  dict(name="fine-electric", stream_id="fine", database="fine_db")]
-    result = run_module("electric_slots", dict(pg_container=AREA + "no-such-container", instances=instances))
+    result = run_module("electric_slots_info", dict(pg_container=AREA + "no-such-container", instances=instances))
     assert result.get("failed") is True
     assert [(c["kind"], c["slot"], c["instances"]) for c in result["conflicts"]] == [
         ("shared_slot", "electric_slot_default", ["auth-electric", "enforcement-electric"]),
@@ -85,7 +90,7 @@ def test_conflicts_are_reported_before_any_sql():
 
 
 def test_slot_in_another_database_is_a_conflict(pg_server, pg_database, own_slot, stream_id):
-    result = run(pg_server, instances=[dict(name="legal-electric", stream_id=stream_id, database="postgres")])
+    result = info(pg_server, instances=[dict(name="legal-electric", stream_id=stream_id, database="postgres")])
     assert result.get("failed") is True
     assert [(c["kind"], c["slot"], c["databases"]) for c in result["conflicts"]] == \
         [("other_database", own_slot, ["postgres", pg_database])]
@@ -118,8 +123,8 @@ def lock_sessions(pg_server, pg_database, stream_id):
 def test_waiting_instance_is_reported_with_holder_pid(pg_server, pg_database, own_slot, lock_sessions, stream_id):
     slot, holder_pid, waiter_pid = lock_sessions
     # The direct (psycopg) transport this time.
-    result = run_module("electric_slots", dict(pg_host=pg_server.host, pg_port=pg_server.port, pg_password=pg_server.password,
-                                               instances=[dict(name="legal-electric", stream_id=stream_id, database=pg_database)]))
+    result = run_module("electric_slots_info", dict(pg_host=pg_server.host, pg_port=pg_server.port, pg_password=pg_server.password,
+                                                    instances=[dict(name="legal-electric", stream_id=stream_id, database=pg_database)]))
     assert result.get("failed") is not True, result.get("msg")
     assert result["changed"] is False
     waiting = [w for w in result["waiting"] if w["slot"] == slot]
@@ -133,10 +138,46 @@ def test_waiting_instance_is_reported_with_holder_pid(pg_server, pg_database, ow
     assert any("pid %d" % waiter_pid in w for w in result.get("warnings", []))
     # The slot is inactive, but its lock is held: a running Electric would use it again, so absent refuses.
     assert slot_of(result, slot)["lock_holder_pid"] == holder_pid
-    refused = run(pg_server, state="absent", instances=[dict(name="legal-electric", stream_id=stream_id, database=pg_database)])
+    refused = reset(pg_server, instances=[dict(name="legal-electric", stream_id=stream_id, database=pg_database)])
     assert refused.get("failed") is True
     assert "pid %d" % holder_pid in refused["msg"] and "holds its replication lock" in refused["msg"]
     assert slot_exists(pg_server, slot)
+
+
+def test_lock_held_before_any_slot_exists_is_named(pg_server, pg_database, stream_id):
+    """A stray session holding an instance's replication lock while no slot exists yet: the next Electric
+    would wait forever, so the holder is reported (and fails the guard with fail_on_lock_held)."""
+    slot = "electric_slot_" + stream_id
+    stray = psycopg.connect(host=pg_server.host, port=pg_server.port, user="postgres", password=pg_server.password,
+                            dbname=pg_database, autocommit=True, application_name="stray-psql")
+    try:
+        stray.execute("SELECT pg_advisory_lock(hashtext(%s))", (slot,))
+        instances = [dict(name="legal-electric", stream_id=stream_id, database=pg_database)]
+        result = info(pg_server, instances=instances)
+        assert result.get("failed") is not True, result.get("msg")
+        assert slot_of(result, slot) is None
+        (holder,) = [h for h in result["lock_holders"] if h["slot"] == slot]
+        assert (holder["pid"], holder["application_name"], holder["database"], holder["slot_exists"], holder["instances"]) == \
+            (stray.info.backend_pid, "stray-psql", pg_database, False, ["legal-electric"])
+        assert any("pid %d" % stray.info.backend_pid in w and "does not exist yet" in w for w in result.get("warnings", []))
+
+        guarded = info(pg_server, instances=instances, fail_on_lock_held=True)
+        assert guarded.get("failed") is True
+        assert "pid %d (stray-psql" % stray.info.backend_pid in guarded["msg"]
+        assert "pg_terminate_backend(%d)" % stray.info.backend_pid in guarded["msg"]
+
+        # A lock in another database does not block an instance of this one.
+        other = info(pg_server, instances=[dict(name="legal-electric", stream_id=stream_id, database="postgres")],
+                     fail_on_lock_held=True)
+        assert other.get("failed") is not True, other.get("msg")
+        # Nor can the publication be dropped under a starting Electric.
+        refused = reset(pg_server, instances=instances)
+        assert refused.get("failed") is True and "is absent but pid %d" % stray.info.backend_pid in refused["msg"]
+    finally:
+        stray.close()
+    released = info(pg_server, instances=[dict(name="legal-electric", stream_id=stream_id, database=pg_database)],
+                    fail_on_lock_held=True)
+    assert released.get("failed") is not True and [h for h in released["lock_holders"] if h["slot"] == slot] == []
 
 
 # ------------------------------------------------------------------ stale and lost slots
@@ -149,7 +190,7 @@ def test_inactive_slot_retaining_wal_is_stale(pg_server, pg_database, own_slot, 
     pg_server.psql("SELECT pg_create_logical_replication_slot('%s', 'pgoutput')" % young, pg_database)
     try:
         instances = [dict(name="legal-electric", stream_id=stream_id, database=pg_database)]
-        warned = run(pg_server, instances=instances, max_retained_wal_bytes=1024 ** 2, on_stale="warn")
+        warned = info(pg_server, instances=instances, max_retained_wal_bytes=1024 ** 2)
         assert warned.get("failed") is not True, warned.get("msg")
         old_slot, young_slot = slot_of(warned, own_slot), slot_of(warned, young)
         assert (old_slot["active"], old_slot["stale"], old_slot["publication_exists"]) == (False, True, True)
@@ -161,7 +202,7 @@ def test_inactive_slot_retaining_wal_is_stale(pg_server, pg_database, own_slot, 
             [(own_slot, "retained_wal", False, False)]
         assert any(own_slot in w for w in warned.get("warnings", []))
 
-        failed = run(pg_server, instances=instances, max_retained_wal_bytes=1024 ** 2, on_stale="fail")
+        failed = info(pg_server, instances=instances, max_retained_wal_bytes=1024 ** 2, fail_on_stale=True)
         assert failed.get("failed") is True
         assert own_slot in failed["msg"] and "max_retained_wal_bytes" in failed["msg"] and young not in failed["msg"]
     finally:
@@ -187,7 +228,7 @@ def test_lost_slot_is_reported_with_resync(lost_pg):
 
     wait_until(churn_until_lost, timeout=60, interval=0.2, what="slot %s to be lost" % slot)
 
-    result = run(lost_pg, instances=[dict(name="legal-electric", stream_id="lostdemo", database="postgres")], on_stale="fail")
+    result = info(lost_pg, instances=[dict(name="legal-electric", stream_id="lostdemo", database="postgres")], fail_on_stale=True)
     assert result.get("failed") is True and "must resync all shapes" in result["msg"]
     reported = slot_of(result, slot)
     assert (reported["wal_status"], reported["lost"], reported["retained_wal_bytes"]) == ("lost", True, None)
@@ -195,15 +236,15 @@ def test_lost_slot_is_reported_with_resync(lost_pg):
     assert (stale["reason"], stale["resync_required"]) == ("lost", True)
     assert "must resync all shapes" in stale["msg"]
 
-    # A lost slot is inactive: state=absent may drop it.
-    dropped = run(lost_pg, state="absent", instances=[dict(name="legal-electric", stream_id="lostdemo")])
+    # A lost slot is inactive: electric_reset may drop it.
+    dropped = reset(lost_pg, instances=[dict(name="legal-electric", stream_id="lostdemo")])
     assert dropped["changed"] is True and not slot_exists(lost_pg, slot)
 
 
-# ------------------------------------------------------------------ state=absent
+# ------------------------------------------------------------------ electric_reset
 
 
-def test_absent_check_mode_diff_then_drop_then_idempotent(pg_server, pg_database, own_slot, stream_id):
+def test_reset_check_mode_diff_then_drop_then_idempotent(pg_server, pg_database, own_slot, stream_id):
     publication = "electric_publication_" + stream_id
     instances = [dict(name="legal-electric", stream_id=stream_id, database=pg_database)]
     expected_before = dict(replication_slots=[dict(name=own_slot, database=pg_database)],
@@ -211,7 +252,7 @@ def test_absent_check_mode_diff_then_drop_then_idempotent(pg_server, pg_database
     expected_dropped = [dict(kind="slot", name=own_slot, database=pg_database),
                         dict(kind="publication", name=publication, database=pg_database)]
 
-    checked = run(pg_server, check=True, diff=True, state="absent", instances=instances)
+    checked = reset(pg_server, check=True, diff=True, instances=instances)
     assert checked.get("failed") is not True, checked.get("msg")
     assert checked["changed"] is True
     assert checked["dropped"] == expected_dropped
@@ -222,18 +263,18 @@ def test_absent_check_mode_diff_then_drop_then_idempotent(pg_server, pg_database
     assert slot_exists(pg_server, own_slot)
     assert pg_server.psql("SELECT count(*) FROM pg_publication WHERE pubname = '%s'" % publication, pg_database).strip() == "1"
 
-    done = run(pg_server, diff=True, state="absent", instances=instances)
+    done = reset(pg_server, diff=True, instances=instances)
     assert done.get("failed") is not True, done.get("msg")
     assert (done["changed"], done["dropped"]) == (True, expected_dropped)
     assert done["diff"]["before"] == expected_before
     assert not slot_exists(pg_server, own_slot)
     assert pg_server.psql("SELECT count(*) FROM pg_publication WHERE pubname = '%s'" % publication, pg_database).strip() == "0"
 
-    again = run(pg_server, state="absent", instances=instances)
+    again = reset(pg_server, instances=instances)
     assert (again.get("failed"), again["changed"], again["dropped"], again["queries"]) == (None, False, [], [])
 
 
-def test_absent_refuses_active_slot_and_names_its_pid(pg_server, pg_database, own_slot, stream_id):
+def test_reset_refuses_active_slot_and_names_its_pid(pg_server, pg_database, own_slot, stream_id):
     # pg_recvlogical inside the PostgreSQL container streams from the slot, as Electric would.
     docker("exec", "-d", pg_server.container, "pg_recvlogical", "-U", "postgres", "-d", pg_database, "--slot", own_slot,
            "--start", "--no-loop", "-f", "/dev/null", "-o", "proto_version=1", "-o", "publication_names=electric_publication_" + stream_id)
@@ -242,11 +283,13 @@ def test_absent_refuses_active_slot_and_names_its_pid(pg_server, pg_database, ow
         timeout=20, what="slot %s to become active" % own_slot)
     instances = [dict(name="legal-electric", stream_id=stream_id, database=pg_database)]
 
-    result = run(pg_server, check=True, state="absent", instances=instances)
+    result = reset(pg_server, check=True, instances=instances)
     assert result.get("failed") is True
     assert "pid %s" % active_pid in result["msg"] and "is active" in result["msg"]
     assert result["dropped"] == [] and result["changed"] is False
-    slot = slot_of(result, own_slot)
+    # Without check mode too: nothing dropped.
+    assert reset(pg_server, instances=instances).get("failed") is True
+    slot = slot_of(info(pg_server, instances=instances), own_slot)
     assert (slot["active"], str(slot["active_pid"]), slot["stale"]) == (True, active_pid, False)
     assert slot_exists(pg_server, own_slot)
 
@@ -300,7 +343,7 @@ def test_second_electric_waits_on_the_first_ones_lock(electric_pg):
     wait_until(lambda: inspect(ELECTRIC_2)["State"]["Health"]["Status"] == "healthy", timeout=30,
                what="docker to call the waiting %s healthy" % ELECTRIC_2)
 
-    result = run(electric_pg, instances=instances)
+    result = info(electric_pg, instances=instances)
     assert result.get("failed") is not True, result.get("msg")
     slot = slot_of(result, "electric_slot_legal")
     assert (slot["active"], slot["active_client_addr"], slot["database"], slot["publication_exists"]) == \
@@ -311,13 +354,13 @@ def test_second_electric_waits_on_the_first_ones_lock(electric_pg):
     assert waiting["holder_pid"] == slot["lock_holder_pid"]
     assert waiting["since"] and waiting["wait_event"] == "advisory"
 
-    refused = run(electric_pg, state="absent", instances=instances)
+    refused = reset(electric_pg, instances=instances)
     assert refused.get("failed") is True and "pid %d" % slot["active_pid"] in refused["msg"]
 
     # The first one stops: the second takes the lock and the slot over.
     docker("stop", "-t", "5", ELECTRIC_1)
     wait_until(lambda: health(ELECTRIC_2)[0] == "200", timeout=60, what="%s to take over" % ELECTRIC_2)
-    after = run(electric_pg, instances=instances)
+    after = info(electric_pg, instances=instances)
     assert after["waiting"] == []
     assert slot_of(after, "electric_slot_legal")["active_client_addr"] == ip_of(ELECTRIC_2)
 
@@ -325,7 +368,33 @@ def test_second_electric_waits_on_the_first_ones_lock(electric_pg):
     remove_containers(ELECTRIC_1, ELECTRIC_2)
     wait_until(lambda: electric_pg.psql("SELECT count(*) FROM pg_replication_slots WHERE active").strip() == "0",
                timeout=30, what="the slot to become inactive")
-    dropped = run(electric_pg, state="absent", instances=instances)
+    dropped = reset(electric_pg, instances=instances)
     assert dropped.get("failed") is not True, dropped.get("msg")
     assert [(d["kind"], d["name"]) for d in dropped["dropped"]] == \
         [("slot", "electric_slot_legal"), ("publication", "electric_publication_legal")]
+
+
+def test_stray_lock_holder_keeps_a_new_electric_waiting_and_is_named(electric_pg):
+    """The stand-in behaves like Electric: it waits on the lock a stray session holds, and the guard names that
+    session although the slot has never existed."""
+    stray = psycopg.connect(host=electric_pg.host, port=electric_pg.port, user="postgres", password=electric_pg.password,
+                            dbname="legal", autocommit=True, application_name="stray-psql")
+    try:
+        stray.execute("SELECT pg_advisory_lock(hashtext('electric_slot_stray'))")
+        start_electric(electric_pg, ELECTRIC_1, "stray")
+        wait_until(lambda: health(ELECTRIC_1)[0] == "202", timeout=60, what="%s to answer 202" % ELECTRIC_1)
+        result = info(electric_pg, instances=[dict(name=ELECTRIC_1, stream_id="stray", database="legal")])
+        assert slot_of(result, "electric_slot_stray") is None
+        (waiting,) = [w for w in result["waiting"] if w["slot"] == "electric_slot_stray"]
+        assert (waiting["client_addr"], waiting["holder_pid"]) == (ip_of(ELECTRIC_1), stray.info.backend_pid)
+        (holder,) = [h for h in result["lock_holders"] if h["slot"] == "electric_slot_stray"]
+        assert (holder["pid"], holder["application_name"], holder["slot_exists"]) == (stray.info.backend_pid, "stray-psql", False)
+    finally:
+        stray.close()
+    wait_until(lambda: health(ELECTRIC_1)[0] == "200", timeout=60, what="%s to turn active once the stray lock is gone" % ELECTRIC_1)
+    remove_containers(ELECTRIC_1)
+    wait_until(lambda: electric_pg.psql("SELECT count(*) FROM pg_replication_slots WHERE active").strip() == "0",
+               timeout=30, what="the slot to become inactive")
+    dropped = reset(electric_pg, instances=[dict(name=ELECTRIC_1, stream_id="stray", database="legal")])
+    assert [(d["kind"], d["name"]) for d in dropped["dropped"]] == \
+        [("slot", "electric_slot_stray"), ("publication", "electric_publication_stray")]

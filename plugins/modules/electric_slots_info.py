@@ -6,24 +6,22 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: electric_slots
-short_description: Inspect and guard ElectricSQL replication slots, publications and locks
+module: electric_slots_info
+short_description: Read and guard ElectricSQL replication slots, publications and replication locks
 description:
   - Each ElectricSQL instance started with C(ELECTRIC_REPLICATION_STREAM_ID=<id>) uses the logical replication
     slot C(electric_slot_<id>) and the publication C(electric_publication_<id>); without a stream id both end in
     C(default). Replication slots are cluster-wide, so two instances with the same stream id (or both without one)
     on one PostgreSQL cluster conflict, even when they replicate different databases.
   - Before creating its slot, Electric takes an advisory lock (C(pg_advisory_lock)) keyed by the C(hashtext) of
-    the slot name on a dedicated connection, and waits there. A second instance blocked on that lock looks healthy to Docker (its
-    C(/v1/health) answers 202 C({"status":"waiting"})) but never serves. This module finds such instances in
-    C(pg_locks) and C(pg_stat_activity) and names the pid that holds the lock.
-  - With O(state=present) (the default) the module only reads. It fails before running any SQL when the
-    O(instances) conflict, fails when a slot already lives in another database than its instance, and reports
-    slots that are lost (Electric must resync all shapes) or inactive and retaining more WAL than
-    O(max_retained_wal_bytes), as a warning or a failure (O(on_stale)).
-  - With O(state=absent) it drops the slot and the publication of each instance, but only when the slot is
-    inactive and no running Electric holds its replication lock; otherwise it fails and names the pid that
-    holds it, and drops nothing.
+    the slot name on a dedicated connection, and waits there. A second instance blocked on that lock looks healthy
+    to Docker (its C(/v1/health) answers 202 C({"status":"waiting"})) but never turns active. This module finds
+    such instances in C(pg_locks) and C(pg_stat_activity), names the pid that holds the lock, and reports the
+    holder of each instance's lock also when the slot does not exist yet.
+  - It fails before running any SQL when the O(instances) share a slot (O(fail_on_conflict)), fails when a slot
+    already lives in another database than its instance, and reports slots that are lost (Electric must resync
+    all shapes) or inactive and retaining more WAL than O(max_retained_wal_bytes).
+  - It never changes anything; M(sertantai.deploy.electric_reset) drops a slot and its publication together.
   - Only slots named C(electric_slot_*) and publications named C(electric_publication_*) are considered.
 version_added: 0.1.0
 author:
@@ -32,20 +30,16 @@ extends_documentation_fragment:
   - sertantai.deploy.postgres
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details:
-      - With O(state=absent), reports what would be dropped (and C(changed=true)) without dropping anything.
+    description: The module only reads, so it does the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details:
-      - With O(state=absent), the slots and publications of O(instances) before and after the drop.
+    support: none
+    description: Nothing changes, so there is no diff.
 options:
   instances:
     description:
       - The Electric instances that run (or are about to run) against this PostgreSQL cluster.
-      - Required with O(state=absent). With O(state=present) an empty list inspects every Electric slot.
+      - An empty list inspects every Electric slot and lock.
     type: list
     elements: dict
     default: []
@@ -57,14 +51,15 @@ options:
         required: true
       stream_id:
         description:
-          - Its C(ELECTRIC_REPLICATION_STREAM_ID). Lower-case letters, digits and C(_), at most 49 characters.
+          - Its C(ELECTRIC_REPLICATION_STREAM_ID). Lower-case letters, digits and C(_), at most 42 characters, so
+            that C(electric_publication_<id>) fits PostgreSQL's 63-character names.
           - Omitted or empty means Electric's default, C(default) (slot C(electric_slot_default)).
         type: str
       database:
         description:
           - The database the instance replicates (the database in its C(DATABASE_URL)).
-          - Used to find its publication and to detect a slot that already exists in another database.
-          - When omitted and the slot does not exist, O(state=absent) searches every database for the publication.
+          - Used to find its publication, to detect a slot that already exists in another database, and to tell
+            which lock holders count for it (advisory locks are per database).
         type: str
   max_retained_wal_bytes:
     description:
@@ -73,28 +68,31 @@ options:
         C(unreserved)) always are.
     type: int
     default: 1073741824
-  on_stale:
+  fail_on_conflict:
     description:
-      - What a stale slot does with O(state=present). V(warn) reports it in RV(stale) and as a warning;
-        V(fail) also fails the task.
-    type: str
-    choices: [warn, fail]
-    default: warn
-  state:
+      - Fail when RV(conflicts) is not empty. Instances that share a slot are found from O(instances) alone, before
+        any SQL runs.
+    type: bool
+    default: true
+  fail_on_stale:
     description:
-      - V(present) inspects and guards; it never changes anything.
-      - V(absent) drops the slot and publication of each of O(instances) when the slot is inactive and its
-        replication lock is free. Clear Electric's shape cache at the same time ("clear one, clear the other").
-    type: str
-    choices: [present, absent]
-    default: present
+      - Fail when RV(stale) is not empty. Otherwise each stale slot is a warning.
+    type: bool
+    default: false
+  fail_on_lock_held:
+    description:
+      - Fail when the replication lock of one of O(instances) is held (RV(lock_holders)). Use it before the first
+        start of an instance, when no Electric of this stream id should be running. Otherwise each holder of a slot
+        that does not exist yet is a warning.
+    type: bool
+    default: false
 notes:
   - The connecting role needs to see other sessions' queries in C(pg_stat_activity) (a superuser or a member of
-    C(pg_read_all_stats)); dropping a slot needs superuser or the C(REPLICATION) attribute, and dropping a
-    publication needs its owner.
+    C(pg_read_all_stats)).
   - Advisory locks are per database, slots are per cluster; the module reads both cluster-wide views from the
     C(postgres) database.
 seealso:
+  - module: sertantai.deploy.electric_reset
   - name: Electric replication stream id
     description: ELECTRIC_REPLICATION_STREAM_ID sets the names of Electric's slot and publication.
     link: https://electric-sql.com/docs/api/config#electric-replication-stream-id
@@ -102,34 +100,34 @@ seealso:
 
 EXAMPLES = r"""
 - name: Fail early when two Electric instances would share a replication slot
-  sertantai.deploy.electric_slots:
+  sertantai.deploy.electric_slots_info:
     pg_container: shared_postgres
     instances:
       - {name: sertantai-legal-electric, stream_id: legal, database: sertantai_legal_prod}
       - {name: sertantai-auth-electric, stream_id: auth, database: sertantai_auth_prod}
-    on_stale: fail
+    fail_on_stale: true
+
+- name: Refuse to start Electric while another session holds its replication lock
+  sertantai.deploy.electric_slots_info:
+    pg_container: shared_postgres
+    instances:
+      - {name: sertantai-legal-electric, stream_id: legal, database: sertantai_legal_prod}
+    fail_on_lock_held: true
 
 - name: Report Electric instances that are stuck waiting on a replication lock
-  sertantai.deploy.electric_slots:
+  sertantai.deploy.electric_slots_info:
     pg_container: shared_postgres
   register: electric
 - name: Show who waits on whom
   ansible.builtin.debug:
     msg: "{{ item.msg }}"
   loop: "{{ electric.waiting }}"
-
-- name: Drop the slot and publication of a stopped Electric instance (before clearing its shape cache)
-  sertantai.deploy.electric_slots:
-    pg_container: shared_postgres
-    state: absent
-    instances:
-      - {name: sertantai-legal-electric, stream_id: legal, database: sertantai_legal_prod}
 """
 
 RETURN = r"""
 slots:
   description:
-    - Every C(electric_slot_*) replication slot of the cluster, as found (with O(state=absent), before any drop).
+    - Every C(electric_slot_*) replication slot of the cluster, as found .
   returned: success
   type: list
   elements: dict
@@ -361,26 +359,46 @@ publications:
     tables:
       description: Number of tables it publishes.
       type: int
-queries:
-  description: SQL run to drop slots and publications (with check mode, what would run).
-  returned: success
-  type: list
-  elements: str
-  sample: ["SELECT pg_drop_replication_slot('electric_slot_legal')", 'DROP PUBLICATION IF EXISTS "electric_publication_legal"']
-dropped:
-  description: Slots and publications dropped (with check mode, what would be dropped).
+lock_holders:
+  description:
+    - The session holding the replication lock of each of O(instances) (of every C(electric_slot_*) name when
+      O(instances) is empty), whether or not the slot exists yet. Outside a rolling deploy, a holder that is not
+      the instance's own running Electric (a stray C(psql), an old instance on another host) makes the next
+      Electric wait forever.
   returned: success
   type: list
   elements: dict
   contains:
-    kind:
-      description: C(slot) or C(publication).
-      type: str
-    name:
-      description: Its name.
+    slot:
+      description: Slot whose lock is held.
       type: str
     database:
-      description: Its database.
+      description: Database the lock was taken in (advisory locks are per database).
+      type: str
+    instances:
+      description: Names of the O(instances) whose lock it is.
+      type: list
+      elements: str
+    slot_exists:
+      description: Whether the slot exists.
+      type: bool
+    pid:
+      description: Pid of the holding backend.
+      type: int
+    application_name:
+      description: Its C(application_name).
+      type: str
+    client_addr:
+      description: Its client address.
+      type: str
+    backend_start:
+      description: When its connection started.
+      type: str
+    since:
+      description: When it ran its lock query (its C(query_start)).
+      type: str
+    msg:
+      description: Who holds the lock since when, and how to find or end that session.
       type: str
 """
 
@@ -396,17 +414,6 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
 )
 
 
-def inspect(runner, instances):
-    """Read slots, Electric's advisory locks and publications (all read-only)."""
-    found = runner.query(electric.inspect_sql(instances))[0]
-    slots, databases = found["slots"], found["databases"]
-    locks = electric.electric_locks(found["locks"], found["lock_keys"])
-    publications = []
-    for database in electric.publication_databases(instances, slots, databases):
-        publications.extend(runner.query(electric.PUBLICATIONS_SQL, database=database))
-    return slots, locks, publications, databases
-
-
 def main():
     argument_spec = dict(
         instances=dict(type="list", elements="dict", default=[], options=dict(
@@ -415,8 +422,9 @@ def main():
             database=dict(type="str"),
         )),
         max_retained_wal_bytes=dict(type="int", default=1073741824),
-        on_stale=dict(type="str", choices=["warn", "fail"], default="warn"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
+        fail_on_conflict=dict(type="bool", default=True),
+        fail_on_stale=dict(type="bool", default=False),
+        fail_on_lock_held=dict(type="bool", default=False),
     )
     argument_spec.update(pg_argument_spec())
     module = AnsibleModule(
@@ -426,73 +434,56 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    state = params["state"]
-    result = dict(changed=False, slots=[], conflicts=[], waiting=[], stale=[], publications=[], queries=[], dropped=[])
+    result = dict(changed=False, slots=[], conflicts=[], waiting=[], stale=[], lock_holders=[], publications=[])
 
     errors = electric.validate_instances(params["instances"])
     if errors:
         module.fail_json(msg="invalid instances: " + "; ".join(errors), **result)
-    if state == "absent" and not params["instances"]:
-        module.fail_json(msg="state=absent needs instances: list the Electric instances whose slot and publication "
-                             "to drop", **result)
     if params["max_retained_wal_bytes"] < 0:
         module.fail_json(msg="max_retained_wal_bytes must be 0 or more (bytes of WAL an inactive slot may retain)",
                          **result)
     instances = electric.normalize_instances(params["instances"])
 
-    if state == "present":
-        # A pure input check: it needs no database and must stop a deploy before anything starts.
-        result["conflicts"] = electric.find_conflicts(instances)
-        if result["conflicts"]:
-            module.fail_json(msg=" ".join(c["msg"] for c in result["conflicts"]), **result)
+    # A pure input check: it needs no database and must stop a deploy before anything starts.
+    result["conflicts"] = electric.find_conflicts(instances)
+    if result["conflicts"] and params["fail_on_conflict"]:
+        module.fail_json(msg=" ".join(c["msg"] for c in result["conflicts"]), **result)
 
+    runner = None
     try:
         runner = runner_from_params(params, module.run_command)
-        slots, locks, publications, databases = inspect(runner, instances)
+        state = electric.read_state(runner, instances)
     except PgError as exc:
         module.fail_json(msg="could not read replication slots and locks: %s" % exc.message, **result)
+    finally:
+        if runner is not None:
+            runner.close()
 
-    result["slots"], result["stale"] = electric.judge_slots(slots, instances, publications, locks,
-                                                            params["max_retained_wal_bytes"])
-    result["waiting"] = electric.find_waiting(locks, instances)
-    result["publications"] = publications
+    result["slots"], result["stale"] = electric.judge_slots(state["slots"], instances, state["publications"],
+                                                            state["locks"], params["max_retained_wal_bytes"])
+    result["waiting"] = electric.find_waiting(state["locks"], instances)
+    result["lock_holders"] = electric.instance_lock_holders(instances, state["locks"], state["slots"])
+    result["publications"] = state["publications"]
+    result["conflicts"].extend(electric.database_conflicts(instances, state["slots"]))
     for inst in instances:
-        if inst["database"] and inst["database"] not in databases:
+        if inst["database"] and inst["database"] not in state["databases"]:
             module.warn("database %s of Electric instance %s does not exist (yet) on this cluster"
                         % (inst["database"], inst["name"]))
 
-    if state == "present":
-        result["conflicts"] = electric.database_conflicts(instances, slots)
-        if result["conflicts"]:
-            module.fail_json(msg=" ".join(c["msg"] for c in result["conflicts"]), **result)
-        for entry in result["waiting"]:
+    if result["conflicts"] and params["fail_on_conflict"]:
+        module.fail_json(msg=" ".join(c["msg"] for c in result["conflicts"]), **result)
+    held = [h for h in result["lock_holders"] if h["instances"]]
+    if held and params["fail_on_lock_held"]:
+        module.fail_json(msg=" ".join(h["msg"] for h in held) + " (fail_on_lock_held=true)", **result)
+    if result["stale"] and params["fail_on_stale"]:
+        module.fail_json(msg=" ".join(s["msg"] for s in result["stale"]) + " (fail_on_stale=true)", **result)
+    for entry in result["waiting"]:
+        module.warn(entry["msg"])
+    for entry in result["lock_holders"]:
+        if not entry["slot_exists"]:
             module.warn(entry["msg"])
-        if result["stale"] and params["on_stale"] == "fail":
-            module.fail_json(msg=" ".join(s["msg"] for s in result["stale"]) + " (on_stale=fail)", **result)
-        for entry in result["stale"]:
-            module.warn(entry["msg"])
-        module.exit_json(**result)
-
-    actions, refusals = electric.plan_absent(instances, slots, publications, locks)
-    if refusals:
-        module.fail_json(msg="nothing dropped: " + "; ".join(refusals), **result)
-    result["queries"] = [a["sql"] for a in actions]
-    result["dropped"] = [dict(kind=a["kind"], name=a["name"], database=a["database"]) for a in actions]
-    result["changed"] = bool(actions)
-    if module._diff:
-        result["diff"] = electric.absent_diff(instances, slots, publications, actions)
-    if not module.check_mode:
-        for action in actions:
-            try:
-                runner.execute(action["sql"], database=action["database"])
-            except PgError as exc:
-                index = actions.index(action)
-                result["dropped"] = result["dropped"][:index]
-                result["queries"] = result["queries"][:index + 1]
-                module.fail_json(msg="could not drop %s %s in database %s: %s; if an Electric instance started using it, "
-                                     "stop that instance and run again" % (action["kind"], action["name"],
-                                                                           action["database"], exc.message),
-                                 **result)
+    for entry in result["stale"]:
+        module.warn(entry["msg"])
     module.exit_json(**result)
 
 
