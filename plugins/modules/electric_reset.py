@@ -10,8 +10,8 @@ module: electric_reset
 short_description: Drop an ElectricSQL instance's replication slot and publication together
 description:
   - Drops the slot C(electric_slot_<id>) and the publication C(electric_publication_<id>) of each of
-    O(instances) ("clear one, clear the other"): Electric recreates both on its next start and resyncs every
-    shape, so its shape storage must be emptied at the same time. The C(deploy.yml) playbook's
+    O(instances) together ("clear one, clear the other"). Electric recreates both on its next start and resyncs
+    every shape, so its shape storage must be emptied at the same time. The C(deploy.yml) playbook's
     C(electric_clear_cache) and the data restore do all of it in order.
   - Refuses, and drops nothing at all, while a slot is active or while any session holds the instance's
     replication lock (a running or starting Electric would lose its slot); the message names the pid.

@@ -253,14 +253,14 @@ def test_plan_reset(slots, pubs, locks, actions, refusal):
 
 def test_plan_reset_finds_publication_in_slot_database_when_instance_has_none():
     planned, refusals = electric.plan_reset(instances(("a", "legal", None)),
-                                             [slot_row("electric_slot_legal", database="legal_db")], [PUB], [])
+                                            [slot_row("electric_slot_legal", database="legal_db")], [PUB], [])
     assert refusals == []
     assert [(a["kind"], a["database"]) for a in planned] == [("slot", "legal_db"), ("publication", "legal_db")]
 
 
 def test_plan_reset_dedupes_instances_sharing_a_slot():
     planned, refusals = electric.plan_reset(instances(("a", "legal", "legal_db"), ("b", "legal", "legal_db")),
-                                             [slot_row("electric_slot_legal")], [PUB], [])
+                                            [slot_row("electric_slot_legal")], [PUB], [])
     assert len(planned) == 2 and refusals == []
 
 
@@ -297,7 +297,7 @@ def test_reset_hint_gives_the_task_and_the_sql():
     (slot_row("electric_slot_legal", retained=10 ** 9), "retains"),
 ])
 def test_stale_messages_say_how_to_drop_both(row, fragment):
-    _, stale = electric.judge_slots([row], instances(("legal-electric", "legal", "legal_db")), [PUB], [], 10 ** 6)
+    stale = electric.judge_slots([row], instances(("legal-electric", "legal", "legal_db")), [PUB], [], 10 ** 6)[1]
     (entry,) = stale
     assert fragment in entry["msg"]
     assert "sertantai.deploy.electric_reset" in entry["msg"]
