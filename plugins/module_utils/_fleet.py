@@ -30,13 +30,17 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Defaults per component; the role argument specs document the same values.
 DEFAULTS = {
     "extensions": [],
-    "backend": {"tag": "latest", "port": 4000, "healthcheck": "/health"},
+    # bin/migrate is what `mix phx.gen.release` puts into a Phoenix release.
+    "backend": {"tag": "latest", "port": 4000, "healthcheck": "/health", "migrate_command": ["/app/bin/migrate"]},
     "frontend": {"tag": "latest", "port": 3000},
     "electric": {"enabled": False, "stream_id": None, "image": "electricsql/electric", "tag": "latest", "port": 3000},
 }
+# A component runs as one of two containers, <name>-blue or <name>-green: a deploy starts the other
+# colour beside the live one, and nginx is switched to it once it is healthy.
+COLORS = ("blue", "green")
 SERVICE_KEYS = ("name", "domain", "database", "extensions", "backend", "frontend", "electric")
 COMPONENT_KEYS = {
-    "backend": ("image", "tag", "port", "healthcheck", "env"),
+    "backend": ("image", "tag", "port", "healthcheck", "migrate_command", "env"),
     "frontend": ("image", "tag", "port", "env"),
     "electric": ("enabled", "stream_id", "image", "tag", "port", "env"),
 }
@@ -85,6 +89,11 @@ def _check_component(where, comp, spec, errors, require_image):
     env = spec.get("env")
     if env is not None and not isinstance(env, dict):
         errors.append("%s field '%s.env': must be a mapping of environment variables" % (where, comp))
+    command = spec.get("migrate_command")
+    if command is not None and (not isinstance(command, list) or not command
+                                or not all(isinstance(part, str) and part for part in command)):
+        errors.append("%s field '%s.migrate_command': must be a non-empty list of strings (the command and its "
+                      "arguments, e.g. [/app/bin/migrate]), got %r" % (where, comp, command))
 
 
 def validate_services(services):
@@ -193,6 +202,8 @@ def normalize_service(service, container_prefix="sertantai-"):
             merged = copy.deepcopy(DEFAULTS[comp])
             merged.update(svc[comp])
             merged.setdefault("env", {})
+            if merged.get("image"):
+                merged["ref"] = "%s:%s" % (merged["image"], merged["tag"])
             svc[comp] = merged
     base = container_prefix + svc["name"]
     svc["containers"] = {"backend": base}
@@ -203,7 +214,18 @@ def normalize_service(service, container_prefix="sertantai-"):
         svc["containers"]["electric"] = base + "-electric"
         electric["slot"] = slot_name(electric["stream_id"])
         electric["publication"] = publication_name(electric["stream_id"])
+        # Shared by both colours: the instance that takes over serves the shapes the old one wrote.
+        electric["storage_volume"] = base + "-electric-storage"
+        # As the Electric modules take it (electric_slots_info, electric_reset).
+        electric["instance"] = dict(name=base + "-electric", stream_id=electric["stream_id"], database=svc["database"])
+    svc["container_names"] = dict((comp, dict((color, colored_name(name, color)) for color in COLORS))
+                                  for comp, name in svc["containers"].items())
     return svc
+
+
+def colored_name(base, color):
+    """The container of a component in one colour: sertantai-legal + blue -> sertantai-legal-blue."""
+    return "%s-%s" % (base, color)
 
 
 def select_services(services, host_services):

@@ -72,10 +72,18 @@ services:
       description: Container names by component (V(backend), V(frontend), V(electric)).
       type: dict
       sample: {"backend": "sertantai-legal", "frontend": "sertantai-legal-frontend", "electric": "sertantai-legal-electric"}
-    electric:
-      description: Electric settings with C(slot) and C(publication) names when enabled.
+    container_names:
+      description: "The two containers of each component, by colour: C({backend: {blue: ..., green: ...}})."
       type: dict
-      sample: {"enabled": true, "stream_id": "legal", "slot": "electric_slot_legal", "publication": "electric_publication_legal"}
+      sample: {"backend": {"blue": "sertantai-legal-blue", "green": "sertantai-legal-green"}}
+    electric:
+      description:
+        - Electric settings with C(slot) and C(publication) names when enabled, the shape storage volume
+          C(storage_volume) both colours share, and C(instance) as the Electric modules take it.
+      type: dict
+      sample: {"enabled": true, "stream_id": "legal", "slot": "electric_slot_legal", "publication": "electric_publication_legal",
+               "storage_volume": "sertantai-legal-electric-storage",
+               "instance": {"name": "sertantai-legal-electric", "stream_id": "legal", "database": "sertantai_legal_prod"}}
 names:
   description: The names of the services of this host, in fleet order.
   returned: success

@@ -133,7 +133,7 @@ def test_nginx_is_healthy_on_infra_network_with_read_only_mounts(host):
 def test_one_site_per_service_from_the_template(host):
     files = sorted(host.file(CONF).listdir())
     assert files == ["00-default.conf", "auth.sertantai.test.conf", "legal.sertantai.test.conf"]
-    assert host.file(CONF + "/legal.sertantai.test.conf").contains("set $sertantai_backend  http://sertantai-legal:4000;")
+    assert host.file(CONF + "/legal.sertantai.test.conf").contains("set $sertantai_backend  http://sertantai-legal-$sertantai_backend_color:4000;")
     assert host.file(CONF + "/00-default.conf").contains("resolver 127.0.0.11 valid=10s ipv6=off;")
 
 
@@ -164,7 +164,7 @@ def test_bad_input_fails_before_any_change(host, case, words):
 def test_recreated_upstream_is_reached_without_a_reload(host):
     recorded = json.loads(host.file("/root/edge_recreate.json").content_string)
     assert recorded["new_ip"] and recorded["new_ip"] != recorded["old_ip"]
-    new_hostname = docker_json(host, "inspect", "sertantai-legal")[0]["Config"]["Hostname"]
+    new_hostname = docker_json(host, "inspect", "sertantai-legal-blue")[0]["Config"]["Hostname"]
     # nginx caches the old address for at most `valid=10s`, then asks Docker's DNS again.
     answer = None
     for _attempt in range(40):

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -66,9 +68,20 @@ def main():
     log("%s: migrations done" % SERVICE)
     port = int(os.environ.get("PORT") or 4000)
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    # Like Phoenix on SIGTERM: stop accepting, let the requests in flight finish, then exit 0.
+    server.daemon_threads = False
+    server.block_on_close = True
     Handler.listening_since = time.monotonic()
     log("%s: Running SertantaiWeb.Endpoint with cowboy on port %d (http)" % (SERVICE, port))
-    server.serve_forever()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopping.wait()
+    log("%s: SIGTERM received, draining connections" % SERVICE)
+    server.shutdown()
+    server.server_close()
+    log("%s: stopped" % SERVICE)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 import html
 import os
+import signal
 import socket
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,8 +36,18 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = int(os.environ.get("PORT") or 3000)
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server.daemon_threads = False
+    server.block_on_close = True
     print(" INFO  Accepting connections at http://localhost:%d (%s)" % (port, SERVICE), flush=True)
-    ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
+    # serve exits gracefully on SIGTERM: requests in flight finish first.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopping.wait()
+    server.shutdown()
+    server.server_close()
 
 
 if __name__ == "__main__":

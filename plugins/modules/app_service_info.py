@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: app_service_info
+short_description: The containers of one service as a deploy sees them, in one call
+description:
+  - Each component of a service (V(backend), V(frontend), V(electric)) runs as C(<name>-blue) or C(<name>-green);
+    the service's nginx routes file names the live one. A deploy starts the other colour beside it, waits until it is
+    healthy, switches the route, and stops the old one.
+  - This module reads, in two C(docker) calls, every container labelled C(org.sertantai.service=<service>) and the
+    wanted images, and the routes file, and says per component which container is live, whether it is up to date
+    (same image id, same settings, running and healthy), which colour a deploy would start, and which containers are
+    left over from an interrupted deploy.
+  - It changes nothing.
+version_added: 0.1.0
+author:
+  - Sertantai deploy maintainers (@shotleybuilder)
+extends_documentation_fragment:
+  - sertantai.deploy.docker
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so it does the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+options:
+  service:
+    description: The service name (C(sertantai_services[].name)).
+    type: str
+    required: true
+  components:
+    description:
+      - What should run, per component to look at. Components not listed are not judged.
+    type: dict
+    required: true
+    suboptions:
+      backend:
+        description: "C({image: <reference>, spec: <hash of the settings>})."
+        type: dict
+      frontend:
+        description: "C({image: <reference>, spec: <hash of the settings>})."
+        type: dict
+      electric:
+        description: "C({image: <reference>, spec: <hash of the settings>})."
+        type: dict
+  routes_file:
+    description: The nginx routes file of the service; missing means no route yet.
+    type: path
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Read the containers of legal
+  sertantai.deploy.app_service_info:
+    service: legal
+    routes_file: /opt/sertantai/nginx/routes/legal.conf
+    components:
+      backend: {image: "ghcr.io/shotleybuilder/sertantai-legal-backend:latest", spec: "{{ backend_spec }}"}
+  register: legal
+"""
+
+RETURN = r"""
+components:
+  description: Per component asked for, its state and what a deploy must do.
+  returned: success
+  type: dict
+  contains:
+    live:
+      description: "The live container (name, id, color, spec, image, image_id, state, running, health, restarts,
+        started_at), or null."
+      type: dict
+    live_color:
+      description: Colour of the live container, or null.
+      type: str
+    next_color:
+      description: The colour a deploy starts.
+      type: str
+    leftovers:
+      description: Other containers of the component (an interrupted deploy's candidate, or an old one not yet removed).
+      type: list
+      elements: str
+    routed:
+      description: The colour the routes file names, or null.
+      type: str
+    wanted_image_id:
+      description: Id of the wanted image on this host, or null when it is not there.
+      type: str
+    up_to_date:
+      description: The live container runs the wanted image with the wanted settings and is healthy.
+      type: bool
+    reasons:
+      description: Why it is not up to date.
+      type: list
+      elements: str
+routes:
+  description: "What the routes file says: C({component: colour})."
+  returned: success
+  type: dict
+containers:
+  description: Every container of the service, summarized.
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _app
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
+
+COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str")))
+
+
+def main():
+    argument_spec = dict(
+        service=dict(type="str", required=True),
+        components=dict(type="dict", required=True, options=dict((c, dict(COMPONENT_SPEC)) for c in _app.COMPONENTS)),
+        routes_file=dict(type="path", required=True),
+    )
+    argument_spec.update(docker_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    wanted = dict((c, v) for c, v in params["components"].items() if v)
+    try:
+        with open(params["routes_file"], encoding="utf-8") as handle:
+            routes_text = handle.read()
+    except (IOError, OSError):
+        routes_text = ""
+    try:
+        docs, image_ids = _app.read_service(DockerCli(module.run_command, params["docker_cli"]), params["service"],
+                                            dict((c, v["image"]) for c, v in wanted.items()), routes_text)
+    except DockerError as exc:
+        module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
+    plan, routes = _app.plan_service(params["service"], docs,
+                                     routes_text, dict((c, dict(image_id=image_ids.get(c), spec=v.get("spec")))
+                                                       for c, v in wanted.items()))
+    module.exit_json(changed=False, components=plan, routes=routes,
+                     containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]))
+
+
+if __name__ == "__main__":
+    main()
