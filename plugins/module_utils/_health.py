@@ -265,11 +265,11 @@ def summary(status):
 # --------------------------------------------------------------------------- the polling loop
 
 
-def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interval=1.0, expect=None,
+def wait_for_health(names, inspect, probe, clock, sleep, timeout=120, interval=1.0, expect=None,
                     require_healthcheck=True, max_restarts=2):
     """Poll all containers together, round after round, until all are ready, one fails, or time runs out.
 
-    ``inspect_all(names) -> (docs by name, missing names)`` is called ONCE per round for all containers;
+    ``inspect(names) -> (docs by name, missing names)`` is called ONCE per round for all containers;
     ``probe(name, url) -> {tool, ok, body, error}`` runs the HTTP check inside a container.
     Returns a dict: ok, problem (of the first failed container, or TIMEOUT), elapsed, rounds, statuses
     (per name: state, health, restarts, exit_code, healthcheck, health_log, probe, verdict, problem, reason, history).
@@ -280,7 +280,7 @@ def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interv
     baseline, previous, probes, statuses = {}, {}, {}, {}
     while True:
         rounds += 1
-        docs, missing = inspect_all(names)
+        docs, missing = inspect(names)
         elapsed = clock() - start
         for name in names:
             if name in missing or name not in docs:

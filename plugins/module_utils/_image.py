@@ -253,7 +253,7 @@ def ensure_image(docker, image, pull):
     """The image's inspect document; pulls only when asked."""
     if pull:
         docker.run("pull", "-q", image)
-    found = docker.inspect(image, kind="image")
+    found, _missing = docker.inspect(image, kind="image")
     if image not in found:
         raise ImageCommandsError("image %s is not present locally: pull or build it first, or set pull: true" % image)
     return found[image]

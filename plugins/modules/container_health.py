@@ -225,7 +225,6 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
     docker_argument_spec,
     has_executable,
     http_get_in_container,
-    inspect_all,
 )
 
 PROBE_TOOLS = ("wget", "curl")
@@ -267,7 +266,7 @@ def main():
 
     try:
         outcome = _health.wait_for_health(
-            names, lambda wanted: inspect_all(cli, wanted), probe, time.monotonic, time.sleep,
+            names, lambda wanted: cli.inspect(*wanted), probe, time.monotonic, time.sleep,
             timeout=p["timeout"], interval=p["interval"], expect=expect,
             require_healthcheck=p["require_healthcheck"], max_restarts=p["max_restarts"])
     except DockerError as exc:

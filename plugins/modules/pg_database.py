@@ -147,7 +147,7 @@ def describe_server(module):
     if params["pg_container"]:
         image = "unknown image"
         try:
-            found = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
+            found, _missing = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
             image = found[params["pg_container"]]["Config"]["Image"]
         except (DockerError, KeyError):
             pass

@@ -245,8 +245,8 @@ def test_expect_string_checks_the_url_of_the_healthcheck_with_its_variables_expa
     assert "<h1>legal frontend</h1>" in probe["body"]
 
 
-def test_inspect_all_and_http_get_in_container_against_real_containers(start):
-    from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, http_get_in_container, inspect_all
+def test_inspect_and_http_get_in_container_against_real_containers(start):
+    from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, http_get_in_container
     from tests.support.docker import subprocess_run_command
 
     backend = start("util", "-e", "MIGRATION_SECONDS=0", "-e", "SERVICE_NAME=legal")
@@ -254,7 +254,7 @@ def test_inspect_all_and_http_get_in_container_against_real_containers(start):
     short_id = inspect(backend)["Id"][:12]
     missing = NAME + "util-missing"
 
-    found, absent = inspect_all(cli, [backend, missing, short_id])
+    found, absent = cli.inspect(backend, missing, short_id)
     assert sorted(found) == sorted([backend, short_id]) and absent == [missing]
     assert found[backend]["Id"] == found[short_id]["Id"]
 

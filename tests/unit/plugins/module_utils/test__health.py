@@ -232,7 +232,7 @@ class FakeDocker:
         self.inspect_calls = []
         self.probe_calls = []
 
-    def inspect_all(self, names):
+    def inspect(self, names):
         self.inspect_calls.append(list(names))
         rnd = len(self.inspect_calls) - 1
         found = {}
@@ -265,7 +265,7 @@ def run(fake, names, **kwargs):
     clock = FakeClock()
     kwargs.setdefault("interval", 1.0)
     kwargs.setdefault("timeout", 60)
-    return _health.wait_for_health(names, fake.inspect_all, fake.probe, clock, clock.sleep, **kwargs)
+    return _health.wait_for_health(names, fake.inspect, fake.probe, clock, clock.sleep, **kwargs)
 
 
 def test_wait_succeeds_when_the_container_turns_healthy():
