@@ -259,7 +259,7 @@ def ensure_image(docker, image, pull):
     return found[image]
 
 
-def _suggest(test, missing_tool, available):
+def _suggest(test, available):
     """A healthcheck line that uses a tool the image has, when we know one."""
     url = None
     words = test if isinstance(test, list) else shell_commands_words(test)
@@ -346,7 +346,7 @@ def check(run_command, docker_cli="docker", image=None, commands=None, targets=N
             if have:
                 entry["suggestions"][tool] = have[0]
                 sentence += "; the image has %s" % have[0]
-                line = _suggest(test, tool, have[0])
+                line = _suggest(test, have[0])
                 if line:
                     sentence += ": use test: %s" % line
             problems.append(sentence)
