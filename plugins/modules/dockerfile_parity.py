@@ -57,6 +57,8 @@ options:
   fail_on_mismatch:
     description:
       - Fail when the compared stages use different releases, or when a compared stage cannot be resolved.
+      - A Dockerfile whose final stage copies from no other stage (or O(stages) naming one stage) has nothing to
+        compare, so it never fails, whatever its base image; RV(msg) says so.
       - With V(false) the result is only returned.
     type: bool
     default: true
@@ -142,13 +144,13 @@ stages:
       note: null
       compared: true
 compared:
-  description: Names (or indexes) of the compared stages.
+  description: Names (or indexes) of the compared stages; empty when there is only one stage to look at.
   returned: always
   type: list
   elements: str
   sample: [builder, "1"]
 unresolved:
-  description: Compared stages whose release could not be found.
+  description: Compared stages whose release could not be found (a stage that is not compared is never listed).
   returned: always
   type: list
   elements: str
