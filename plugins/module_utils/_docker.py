@@ -70,6 +70,28 @@ class DockerCli:
     def exec(self, name, argv, data=None, check=False):
         return self.run("exec", "-i", name, *argv, data=data, check=check)
 
+    def exits(self, container, since):
+        """How the container's runs ended since ``since`` (RFC 3339), as far as the daemon's recent events remember.
+
+        Returns ``[{exit_code, time}]`` oldest first (``time`` in seconds since the epoch); empty when unknown.
+        """
+        rc, out, _err = self.run("events", "--since", since, "--until", "0s", "--filter", "container=" + container,
+                                 "--filter", "event=die", "--format", "{{json .}}", check=False)
+        return die_events(out) if rc == 0 else []
+
+
+def die_events(text):
+    """``[{exit_code, time}]`` from ``docker events --format '{{json .}}'`` lines of ``die`` events."""
+    exits = []
+    for line in (text or "").splitlines():
+        try:
+            event = json.loads(line)
+            code = int(((event.get("Actor") or {}).get("Attributes") or {})["exitCode"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        exits.append(dict(exit_code=code, time=event.get("time")))
+    return exits
+
 
 def first_error_line(stderr):
     for line in (stderr or "").splitlines():

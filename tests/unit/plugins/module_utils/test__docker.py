@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, die_events
 
 
 def cli_answering(rc, docs, stderr, calls=None):
@@ -62,3 +62,29 @@ def test_inspect_failures_are_errors(rc, docs, stderr, message):
     with pytest.raises(DockerError) as err:
         DockerCli(cli_answering(rc, docs, stderr)).inspect("web", "db")
     assert message in err.value.message
+
+
+DIE = ('{"status":"die","id":"5e40","Type":"container","Action":"die","Actor":{"ID":"5e40","Attributes":'
+       '{"exitCode":"%s","name":"web"}},"scope":"local","time":%d,"timeNano":%d000000000}')
+
+
+@pytest.mark.parametrize("text, exits", [
+    ("", []),
+    ("\n".join([DIE % ("3", 1795773315, 1795773315), DIE % ("0", 1795773318, 1795773318)]),
+     [dict(exit_code=3, time=1795773315), dict(exit_code=0, time=1795773318)]),
+    ('not json\n{"status":"start","Actor":{"Attributes":{}}}\n' + DIE % ("137", 5, 5), [dict(exit_code=137, time=5)]),
+])
+def test_die_events(text, exits):
+    assert die_events(text) == exits
+
+
+def test_exits_asks_the_daemon_for_die_events_since_the_container_was_created():
+    calls = []
+
+    def run_command(argv, data=None, binary_data=False):
+        calls.append(argv)
+        return 0, DIE % ("2", 7, 7) + "\n", ""
+
+    assert DockerCli(run_command).exits("5e40", "2026-11-27T09:55:11.8Z") == [dict(exit_code=2, time=7)]
+    assert calls == [["docker", "events", "--since", "2026-11-27T09:55:11.8Z", "--until", "0s", "--filter", "container=5e40",
+                      "--filter", "event=die", "--format", "{{json .}}"]]
