@@ -32,13 +32,8 @@ author:
   - Sertantai deploy maintainers (@shotleybuilder)
 extends_documentation_fragment:
   - sertantai.deploy.docker
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   containers:
     description:

@@ -19,13 +19,9 @@ description:
     unless O(fail_on_mismatch=true).
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   names:
     description:

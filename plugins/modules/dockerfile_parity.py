@@ -24,6 +24,8 @@ description:
   - The module only reads; it never changes anything.
 extends_documentation_fragment:
   - sertantai.deploy.docker
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   path:
     description:
@@ -62,13 +64,6 @@ options:
       - With V(false) the result is only returned.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads (the Dockerfile, and local images with O(resolve=inspect)), so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """

@@ -24,6 +24,19 @@ description:
     as a change; the module changes nothing else.
 extends_documentation_fragment:
   - sertantai.deploy.docker
+  - sertantai.deploy.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - With O(pull=true) check mode pulls nothing; an image that is not present locally counts as a change (it would
+        be pulled) and its commands are not checked.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Another O(pull=true) reports no change unless the registry holds a new image for the tag.
 options:
   image:
     description:
@@ -61,13 +74,6 @@ options:
       - Fail when a command is missing or an image cannot be checked. With V(false) the result is only returned.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads (it runs throw-away C(docker run --rm) probes), so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """

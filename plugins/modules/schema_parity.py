@@ -22,14 +22,9 @@ description:
   - Runs on the controller and needs no database access; it only compares the two snapshots.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only compares; check mode gives the same result.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   source:
     description:
