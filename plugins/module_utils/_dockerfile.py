@@ -28,7 +28,7 @@ OPENSSL = {
 }
 # Tags that do not name their OS release but are known to be built on one.
 KNOWN_IMAGES = {
-    # The runbook: `docker run --rm elixir:1.18.4-alpine cat /etc/alpine-release` -> 3.23.3.
+    # `docker run --rm elixir:1.18.4-alpine cat /etc/alpine-release` -> 3.23.3.
     "elixir:1.18.4-alpine": ("alpine", "3.23"),
 }
 _VAR = re.compile(r"\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")

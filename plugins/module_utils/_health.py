@@ -537,7 +537,7 @@ def new_status(name, old, elapsed, doc, verdict, problem, reason, probe=None, fa
 
 
 def tool_hint(program, available, url):
-    """What to write instead of a healthcheck that calls a program the image lacks (runbook pitfall 9).
+    """What to write instead of a healthcheck that calls a program the image lacks (curl in an image with only wget).
 
     ``available``: the HTTP tools found in the container, or None when it could not be asked (not running).
     """

@@ -15,7 +15,7 @@ description:
     database (O(source)) and production (O(target)), and reports per table and column what is missing
     in the target, what exists only in the target, and what differs (type, nullability, default,
     constraints, indexes).
-  - This is the runbook's rule to compare schemas and align them with a migration BEFORE restoring data,
+  - Compare schemas and align them with a migration BEFORE restoring data,
     because a C(pg_restore) into a target whose columns differ fails half-way with C(column ... does not exist).
     By default (O(fail_on_difference=true)) this module therefore fails when the schemas differ, so that
     a restore play stops before C(pg_restore); the failure carries the same report.
