@@ -26,7 +26,7 @@ import time
 from _common import append_result, print_table  # first: it also puts the collection on the import path
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _health
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, inspect_all
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli
 from tests.support.ansible import run_module
 from tests.support.docker import docker, remove_containers, subprocess_run_command
 
@@ -54,7 +54,7 @@ def wait_direct(name, interval):
     """The module's own loop without ansible around it: what polling alone costs."""
     cli = DockerCli(subprocess_run_command)
     outcome = _health.wait_for_health(
-        [name], lambda names: inspect_all(cli, names), lambda *_: {}, time.monotonic, time.sleep, timeout=120, interval=interval)
+        [name], lambda names: cli.inspect(*names), lambda *_: {}, time.monotonic, time.sleep, timeout=120, interval=interval)
     return outcome["ok"]
 
 

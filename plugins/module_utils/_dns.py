@@ -15,7 +15,6 @@ import socket
 import struct
 
 TYPE_A = 1
-TYPE_CNAME = 5
 CLASS_IN = 1
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 _LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")

@@ -10,14 +10,19 @@ Modules pass ``module.run_command``; tests pass a subprocess wrapper with the sa
 from __future__ import annotations
 
 import json
+import re
+
+# How the CLI names an object it does not know, across Docker versions:
+#   "Error response from daemon: No such container: web"
+#   "Error response from daemon: no such image: web: No such image: web:latest"
+#   "Error: No such object: web"
+_NO_SUCH_RE = re.compile(r"no such \w+: (\S+?)(?=:\s|\s*$)", re.IGNORECASE | re.MULTILINE)
 
 
 class DockerError(Exception):
-    def __init__(self, message, argv=None, stderr=None):
+    def __init__(self, message):
         super().__init__(message)
         self.message = message
-        self.argv = argv
-        self.stderr = stderr
 
 
 def docker_argument_spec():
@@ -34,22 +39,27 @@ class DockerCli:
         argv = [self.cli] + list(args)
         rc, out, err = self.run_command(argv, data=data, binary_data=False)
         if check and rc != 0:
-            raise DockerError(first_error_line(err) or "%s failed with rc=%d" % (" ".join(argv[:3]), rc), argv, err)
+            raise DockerError(first_error_line(err) or "%s failed with rc=%d" % (" ".join(argv[:3]), rc))
         return rc, out, err
 
     def inspect(self, *names, kind="container"):
-        """``docker inspect`` of existing objects; missing names are simply absent from the result.
+        """``docker inspect`` of any number of objects in ONE call (one round of polling, not one call per name).
 
-        Returns a dict name -> inspect document (names as asked, not as Docker prints them).
+        Returns ``(found, missing)``: a dict name -> inspect document, keyed by the names as asked (also when
+        asked by id, id prefix or an image reference without a tag), and the list of names Docker does not know.
         """
-        found = {}
-        for name in names:
-            rc, out, err = self.run("inspect", "--type", kind, name, check=False)
-            if rc == 0:
-                found[name] = json.loads(out)[0]
-            elif "No such" not in (err or ""):
-                raise DockerError(first_error_line(err) or "docker inspect %s failed" % name, stderr=err)
-        return found
+        names = list(dict.fromkeys(names))
+        if not names:
+            return {}, []
+        rc, out, err = self.run("inspect", "--type", kind, *names, check=False)
+        docs = json.loads(out) if (out or "").strip().startswith("[") else []
+        unknown = set(_NO_SUCH_RE.findall(err or ""))
+        missing = [name for name in names if name in unknown]
+        present = [name for name in names if name not in unknown]
+        if (rc != 0 and not missing) or len(docs) != len(present):
+            raise DockerError(first_error_line(err) or "docker inspect %s failed with rc=%d" % (" ".join(names), rc))
+        # Docker answers in the order asked, leaving out what it does not know.
+        return dict(zip(present, docs)), missing
 
     def logs_tail(self, name, lines=30):
         """Last lines of a container's stdout+stderr, as one text (Docker interleaves them)."""
@@ -60,6 +70,28 @@ class DockerCli:
     def exec(self, name, argv, data=None, check=False):
         return self.run("exec", "-i", name, *argv, data=data, check=check)
 
+    def exits(self, container, since):
+        """How the container's runs ended since ``since`` (RFC 3339), as far as the daemon's recent events remember.
+
+        Returns ``[{exit_code, time}]`` oldest first (``time`` in seconds since the epoch); empty when unknown.
+        """
+        rc, out, _err = self.run("events", "--since", since, "--until", "0s", "--filter", "container=" + container,
+                                 "--filter", "event=die", "--format", "{{json .}}", check=False)
+        return die_events(out) if rc == 0 else []
+
+
+def die_events(text):
+    """``[{exit_code, time}]`` from ``docker events --format '{{json .}}'`` lines of ``die`` events."""
+    exits = []
+    for line in (text or "").splitlines():
+        try:
+            event = json.loads(line)
+            code = int(((event.get("Actor") or {}).get("Attributes") or {})["exitCode"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        exits.append(dict(exit_code=code, time=event.get("time")))
+    return exits
+
 
 def first_error_line(stderr):
     for line in (stderr or "").splitlines():
@@ -67,33 +99,6 @@ def first_error_line(stderr):
         if line:
             return line.replace("Error response from daemon: ", "")
     return ""
-
-
-# --- appended for container_health: one inspect call for many containers, HTTP GET inside a container ---
-
-def inspect_all(cli, names, kind="container"):
-    """``docker inspect`` of several objects in ONE call (one round of polling, not one call per name).
-
-    Returns ``(found, missing)``: a dict name -> inspect document (keyed by the names as asked, also
-    when asked by id or id prefix) and the list of names Docker does not know.
-    """
-    import re  # only here: this block is appended to the file, the imports at the top are not ours to change
-
-    names = list(names)
-    if not names:
-        return {}, []
-    rc, out, err = cli.run("inspect", "--type", kind, *names, check=False)
-    docs = json.loads(out) if (out or "").strip().startswith("[") else []
-    missing_named = set(re.findall(r"No such (?:\w+): (\S+)", err or ""))
-    if rc != 0 and not missing_named:
-        raise DockerError(first_error_line(err) or "docker inspect failed with rc=%d" % rc, stderr=err)
-    found = {}
-    for name in names:
-        for doc in docs:
-            if name in ((doc.get("Name") or "").lstrip("/"), doc.get("Name")) or (doc.get("Id") or "").startswith(name):
-                found[name] = doc
-                break
-    return found, [name for name in names if name not in found]
 
 
 def executable_missing(rc, output):

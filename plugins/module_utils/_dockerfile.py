@@ -28,7 +28,7 @@ OPENSSL = {
 }
 # Tags that do not name their OS release but are known to be built on one.
 KNOWN_IMAGES = {
-    # The runbook: `docker run --rm elixir:1.18.4-alpine cat /etc/alpine-release` -> 3.23.3.
+    # `docker run --rm elixir:1.18.4-alpine cat /etc/alpine-release` -> 3.23.3.
     "elixir:1.18.4-alpine": ("alpine", "3.23"),
 }
 _VAR = re.compile(r"\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -371,9 +371,17 @@ def analyse(text, build_args=None, resolve="static", known_releases=None, compar
             if stage is not None and stage not in chosen:
                 chosen.append(stage)
         chosen.append(final)
+    alone = None
+    if len(chosen) < 2:  # one stage has nothing to differ from: there is nothing to check, so nothing fails
+        alone, chosen = chosen[0], []
     for stage in stages:
         stage["compared"] = stage in chosen
         del stage["copies_from"]
+    if alone is not None:
+        where = "stages names only %s" % stage_label(alone) if compare else (
+            "the final stage %s copies from no other stage" % stage_label(final))
+        return dict(stages=stages, compared=[], unresolved=[], mismatch=False,
+                    msg="%s: nothing to compare, so the OS releases cannot differ" % where)
 
     unresolved = [s for s in chosen if s["release"] is None]
     resolved = [s for s in chosen if s["release"] is not None]
@@ -390,8 +398,6 @@ def analyse(text, build_args=None, resolve="static", known_releases=None, compar
 
 
 def _message(chosen, final, resolved, unresolved, mismatch):
-    if len(chosen) < 2:
-        return "the final stage %s copies from no other stage: nothing to compare" % stage_label(final)
     parts = []
     if mismatch:
         target = resolved[-1] if final in resolved else resolved[0]

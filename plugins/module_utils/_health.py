@@ -4,11 +4,15 @@
 """Private to the collection: judging container health from ``docker inspect`` documents and in-container probes.
 
 Everything here is free of side effects except ``wait_for_health``, which only calls what it is given
-(one inspect of all containers per round, an HTTP probe, a clock and a sleep), so tests drive it with a fake clock.
+(one inspect of all containers per round, an HTTP probe, the exit history of a container, a clock and a sleep),
+so tests drive it with a fake clock. Times in results and messages are ISO 8601 in UTC with their zone (``Z``).
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import json
 import re
 import shlex
 
@@ -30,7 +34,8 @@ HEALTH_LOG_ENTRIES = 5
 BODY_CHARS = 500
 HISTORY_ENTRIES = 20
 
-_EXPECT_KEYS = ("url", "contains", "containers")
+_EXPECT_KEYS = ("url", "contains", "json", "containers")
+_RFC3339_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$")
 _URL_RE = re.compile(r"""https?://[^\s'"|;&<>)]+""")
 _VAR_RE = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
 # Shells (dash, bash, busybox ash) and the container runtime, when the program is not in the image.
@@ -48,31 +53,60 @@ class HealthError(Exception):
 # --------------------------------------------------------------------------- options
 
 
+def json_fragment(text):
+    """The object a JSON text stands for, also when written without braces (``"status":"active"``); else None."""
+    for candidate in (text, "{%s}" % text):
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value:
+            return value
+    return None
+
+
+def expectation(contains=None, subset=None, url=None):
+    """One container's expectation: ``{url, contains, json}``.
+
+    ``json`` is the object the body must contain (compared as a subset of the parsed body, so that
+    ``{"status": "active"}`` and ``{"status":"active"}`` both match); it comes from ``subset``, or from
+    ``contains`` when that text parses as a JSON object or fragment. Otherwise ``contains`` is a substring.
+    """
+    return dict(url=url, contains=contains, json=subset if subset is not None else json_fragment(contains or ""))
+
+
 def normalize_expect(expect, containers):
-    """Turn the ``expect`` option into ``{container: {"url": str or None, "contains": str}}``.
+    """Turn the ``expect`` option into ``{container: {"url": str or None, "contains": str or None, "json": dict or None}}``.
 
     Accepted forms: a string (the body of the URL the container's own healthcheck calls must contain it,
-    for every container); a dict ``{contains, url?, containers?}``; a list of such dicts.
+    for every container); a dict ``{contains or json, url?, containers?}``; a list of such dicts.
     ``url`` None means "the URL in the container's healthcheck".
     """
     if expect is None or expect == "" or expect == [] or expect == {}:
         return {}
     if isinstance(expect, str):
-        return dict((name, dict(url=None, contains=expect)) for name in containers)
+        return dict((name, expectation(expect)) for name in containers)
     items = [expect] if isinstance(expect, dict) else expect
     if not isinstance(items, list):
-        raise HealthError("expect must be a string, a dict {contains, url, containers} or a list of such dicts, got %s" % type(expect).__name__)
+        raise HealthError("expect must be a string, a dict {contains or json, url, containers} or a list of such dicts, got %s"
+                          % type(expect).__name__)
     result = {}
     for index, item in enumerate(items):
         where = "expect" if isinstance(expect, dict) else "expect[%d]" % index
         if not isinstance(item, dict):
-            raise HealthError("%s must be a dict {contains, url, containers}, got %s" % (where, type(item).__name__))
+            raise HealthError("%s must be a dict {contains or json, url, containers}, got %s" % (where, type(item).__name__))
         unknown = sorted(set(item) - set(_EXPECT_KEYS))
         if unknown:
             raise HealthError("%s has unknown key(s) %s; allowed: %s" % (where, ", ".join(unknown), ", ".join(_EXPECT_KEYS)))
-        contains = item.get("contains")
-        if not isinstance(contains, str) or not contains:
-            raise HealthError('%s.contains is required: the text the response body must contain, e.g. \'"status":"active"\'' % where)
+        contains, subset = item.get("contains"), item.get("json")
+        if contains is not None and subset is not None:
+            raise HealthError("%s has both contains and json: give one, e.g. json: {status: active}" % where)
+        if subset is not None and (not isinstance(subset, dict) or not subset):
+            raise HealthError("%s.json must be a non-empty dict of the fields the JSON body must have, e.g. {status: active}, got %r"
+                              % (where, subset))
+        if subset is None and (not isinstance(contains, str) or not contains):
+            raise HealthError('%s needs contains (text the body must contain, e.g. \'"status":"active"\') '
+                              "or json (fields the JSON body must have, e.g. {status: active})" % where)
         url = item.get("url")
         if url is not None and (not isinstance(url, str) or not _URL_RE.match(url)):
             raise HealthError("%s.url must be an http:// or https:// URL as seen from inside the container, got %r" % (where, url))
@@ -86,8 +120,128 @@ def normalize_expect(expect, containers):
                 raise HealthError("%s.containers names %r, which is not in containers (%s)" % (where, name, ", ".join(containers)))
             if name in result:
                 raise HealthError("%s: container %r already has an expect entry; give one entry per container" % (where, name))
-            result[name] = dict(url=url, contains=contains)
+            result[name] = expectation(contains, subset, url)
     return result
+
+
+# --------------------------------------------------------------------------- comparing a body
+
+
+def json_differences(expected, actual, path=""):
+    """How ``actual`` falls short of containing ``expected`` (objects compared as subsets), one line per field."""
+    where = path or "the body"
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return ["%s is %s, expected an object with %s" % (where, _dumps(actual), _dumps(expected))]
+        lines = []
+        for key, value in expected.items():
+            inner = "%s.%s" % (path, key) if path else str(key)
+            if key not in actual:
+                lines.append("%s is missing, expected %s" % (inner, _dumps(value)))
+            else:
+                lines.extend(json_differences(value, actual[key], inner))
+        return lines
+    if expected != actual or isinstance(expected, bool) != isinstance(actual, bool):
+        return ["%s is %s, expected %s" % (where, _dumps(actual), _dumps(expected))]
+    return []
+
+
+def _dumps(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def body_matches(expect, body):
+    """``(matched, why_not)`` for a probe body: a subset of the parsed JSON, or a substring of the text.
+
+    A JSON expectation written as text (``contains``) still matches a body that is not JSON but holds that text.
+    """
+    body = body or ""
+    if expect.get("json") is None:
+        return expect["contains"] in body, None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if expect.get("contains") and expect["contains"] in body:
+            return True, None
+        return False, "which is not JSON"
+    lines = json_differences(expect["json"], parsed)
+    return not lines, "; ".join(lines) or None
+
+
+def describe_expect(expect):
+    """The expectation for a message: ``JSON with status = "active"`` or ``text <h1>...``."""
+    if expect.get("json") is not None:
+        return "JSON with %s" % ", ".join("%s = %s" % (path, _dumps(value)) for path, value in _leaves(expect["json"]))
+    return expect["contains"]
+
+
+def _leaves(value, path=""):
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            yield from _leaves(inner, "%s.%s" % (path, key) if path else str(key))
+    else:
+        yield path, value
+
+
+# --------------------------------------------------------------------------- times and exits
+
+
+def utc_time(value):
+    """A Docker time (RFC 3339 text, or seconds since the epoch) as ISO 8601 in UTC with its zone, to the second.
+
+    ``2026-11-27T10:00:01.123456789+01:00`` -> ``2026-11-27T09:00:01Z``. None for no time and for Docker's zero time
+    (``0001-01-01T00:00:00Z``: never started or never finished).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        moment = datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+    else:
+        match = _RFC3339_RE.match(str(value).strip())
+        if not match:
+            return str(value)
+        moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
+        if match.group(2) != "Z":
+            sign = 1 if match.group(2)[0] == "+" else -1
+            hours, minutes = match.group(2)[1:].split(":")
+            moment -= sign * datetime.timedelta(hours=int(hours), minutes=int(minutes))
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    if moment.year <= 1:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def observed_exit(st):
+    """The run that ended, as ``{exit_code, at, oom_killed}``, when a state shows a failed one; else None.
+
+    While a restarted container runs again Docker reports ``ExitCode`` 0, so only a container seen restarting,
+    exited or dead tells how its last run ended.
+    """
+    if st["state"] in ("restarting", "exited", "dead") and st["exit_code"] not in (0, None):
+        return dict(exit_code=st["exit_code"], at=utc_time(st["finished_at"]), oom_killed=st["oom_killed"])
+    return None
+
+
+def last_failure(*candidates):
+    """The latest of several ``{exit_code, at, ...}`` records (None ones skipped); ISO times in UTC sort as text."""
+    known = [c for c in candidates if c]
+    return max(known, key=lambda c: c.get("at") or "") if known else None
+
+
+def exit_summary(st, failure):
+    """How the container's runs ended, for a crash-loop message: never Docker's 0 of a running container alone."""
+    finished = utc_time(st["finished_at"])
+    if st["state"] != "running" and st["exit_code"] is not None:
+        text = "last exit code %s%s%s" % (st["exit_code"], " at %s" % finished if finished else "",
+                                          " (killed: out of memory)" if st["oom_killed"] else "")
+        if st["exit_code"] == 0 and failure:
+            text += ", last non-zero exit code %s at %s" % (failure["exit_code"], failure["at"])
+        return text
+    if failure:
+        return "last non-zero exit code %s at %s%s" % (failure["exit_code"], failure["at"],
+                                                       " (killed: out of memory)" if failure.get("oom_killed") else "")
+    return "no failed exit seen (Docker reports exit code 0 while the restarted container runs)%s" % (
+        "; its last run ended at %s" % finished if finished else "")
 
 
 # --------------------------------------------------------------------------- reading inspect documents
@@ -140,9 +294,10 @@ def healthcheck_url(doc):
 
 
 def health_log(doc, entries=HEALTH_LOG_ENTRIES):
-    """Last healthcheck results, oldest first: [{exit_code, output}]."""
+    """Last healthcheck results, oldest first: [{exit_code, output, at}] (``at``: when the check started, UTC)."""
     log = ((((doc or {}).get("State") or {}).get("Health") or {}).get("Log")) or []
-    return [dict(exit_code=item.get("ExitCode"), output=(item.get("Output") or "").strip()) for item in log[-entries:]]
+    return [dict(exit_code=item.get("ExitCode"), output=(item.get("Output") or "").strip(), at=utc_time(item.get("Start")))
+            for item in log[-entries:]]
 
 
 def missing_program(output):
@@ -164,6 +319,7 @@ def state_of(doc):
         exit_code=state.get("ExitCode"),
         oom_killed=bool(state.get("OOMKilled")),
         started_at=state.get("StartedAt"),
+        finished_at=state.get("FinishedAt"),
         restart_policy=((((doc or {}).get("HostConfig") or {}).get("RestartPolicy")) or {}).get("Name") or "no",
         max_retries=((((doc or {}).get("HostConfig") or {}).get("RestartPolicy")) or {}).get("MaximumRetryCount") or 0,
     )
@@ -182,12 +338,13 @@ def will_restart(st):
 # --------------------------------------------------------------------------- judging one observation
 
 
-def judge(doc, baseline, previous, probe, expect, require_healthcheck=True, max_restarts=2):
+def judge(doc, baseline, previous, probe, expect, require_healthcheck=True, max_restarts=2, failure=None):
     """Verdict on one container from its inspect document.
 
     ``baseline``: the state seen in the first round (restarts are counted from there);
     ``previous``: the state seen in the previous round or None; ``probe``: the last in-container HTTP
-    result for this start of the container, or None; ``expect``: {url, contains} or None.
+    result for this start of the container, or None; ``expect``: {url, contains, json} or None;
+    ``failure``: the last failed exit known from earlier rounds or the exit history ({exit_code, at}), or None.
     Returns (verdict, problem, reason): verdict READY / WAITING / FAILED, problem one of the
     constants above (or None), reason a sentence for the operator.
     """
@@ -198,11 +355,13 @@ def judge(doc, baseline, previous, probe, expect, require_healthcheck=True, max_
     restarted = st["restarts"] - (baseline["restarts"] if baseline else st["restarts"])
     looping_now = st["state"] in ("restarting", "exited", "dead") and st["restarts"] >= max_restarts
     if restarted >= max_restarts or (looping_now and (st["state"] == "restarting" or will_restart(st))):
-        return FAILED, CRASH_LOOP, "crash loop: restarted %d time(s) (%d while waiting), now %s, last exit code %s" % (
-            st["restarts"], max(restarted, 0), st["state"], st["exit_code"])
+        return FAILED, CRASH_LOOP, "crash loop: restarted %d time(s) (%d while waiting), now %s; %s" % (
+            st["restarts"], max(restarted, 0), st["state"], exit_summary(st, failure))
     if st["state"] == "dead" or (st["state"] == "exited" and not will_restart(st)):
-        return FAILED, EXITED, "exited with code %s%s after %d restart(s), and its restart policy (%s) will not start it again" % (
-            st["exit_code"], " (killed: out of memory)" if st["oom_killed"] else "", st["restarts"], st["restart_policy"])
+        finished = utc_time(st["finished_at"])
+        return FAILED, EXITED, "exited with code %s%s%s after %d restart(s), and its restart policy (%s) will not start it again" % (
+            st["exit_code"], " (killed: out of memory)" if st["oom_killed"] else "", " at %s" % finished if finished else "",
+            st["restarts"], st["restart_policy"])
     if test is None and require_healthcheck:
         return FAILED, NO_HEALTHCHECK, (
             "has no healthcheck, so Docker cannot tell when it is ready: add one that uses a tool the image has "
@@ -233,10 +392,17 @@ def judge(doc, baseline, previous, probe, expect, require_healthcheck=True, max_
             return FAILED, NO_PROBE_TOOL, "cannot check %s from inside: the image has neither wget nor curl" % url
         if not probe.get("ok"):
             return WAITING, None, "Docker says %s but GET %s failed: %s" % ("healthy" if test else "running", url, probe.get("error"))
-        if expect["contains"] not in probe.get("body", ""):
-            return WAITING, None, "Docker says %s but %s answers %s (waiting for %s)" % (
-                "healthy" if test else "running", url, one_line(probe.get("body")), expect["contains"])
-        return READY, None, "healthy and %s contains %s" % (url, expect["contains"])
+        matched, why_not = body_matches(expect, probe.get("body"))
+        if not matched:
+            if expect.get("json") is None:
+                return WAITING, None, "Docker says %s but %s answers %s (waiting for %s)" % (
+                    "healthy" if test else "running", url, one_line(probe.get("body")), expect["contains"])
+            return WAITING, None, "Docker says %s but %s answers %s, %s (waiting for %s)" % (
+                "healthy" if test else "running", url, one_line(probe.get("body")) or "an empty body", why_not,
+                describe_expect(expect))
+        if expect.get("json") is None:
+            return READY, None, "healthy and %s contains %s" % (url, expect["contains"])
+        return READY, None, "healthy and %s answers %s" % (url, describe_expect(expect))
     return READY, None, "healthy" if test else "running (no healthcheck)"
 
 
@@ -265,22 +431,25 @@ def summary(status):
 # --------------------------------------------------------------------------- the polling loop
 
 
-def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interval=1.0, expect=None,
-                    require_healthcheck=True, max_restarts=2):
+def wait_for_health(names, inspect, probe, clock, sleep, timeout=120, interval=1.0, expect=None,
+                    require_healthcheck=True, max_restarts=2, exit_history=None):
     """Poll all containers together, round after round, until all are ready, one fails, or time runs out.
 
-    ``inspect_all(names) -> (docs by name, missing names)`` is called ONCE per round for all containers;
-    ``probe(name, url) -> {tool, ok, body, error}`` runs the HTTP check inside a container.
+    ``inspect(names) -> (docs by name, missing names)`` is called ONCE per round for all containers;
+    ``probe(name, url) -> {tool, ok, body, error}`` runs the HTTP check inside a container;
+    ``exit_history(doc) -> [{exit_code, time}]`` (optional; ``time`` in seconds since the epoch) is asked only when
+    a crash loop is found while the container runs again, for the exit code Docker no longer shows.
     Returns a dict: ok, problem (of the first failed container, or TIMEOUT), elapsed, rounds, statuses
-    (per name: state, health, restarts, exit_code, healthcheck, health_log, probe, verdict, problem, reason, history).
+    (per name: state, health, restarts, exit_code, last_failure, started_at, finished_at, healthcheck,
+    health_log, probe, verdict, problem, reason, history).
     """
     expect = expect or {}
     start = clock()
     rounds = 0
-    baseline, previous, probes, statuses = {}, {}, {}, {}
+    baseline, previous, probes, statuses, failures = {}, {}, {}, {}, {}
     while True:
         rounds += 1
-        docs, missing = inspect_all(names)
+        docs, missing = inspect(names)
         elapsed = clock() - start
         for name in names:
             if name in missing or name not in docs:
@@ -292,21 +461,29 @@ def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interv
             baseline.setdefault(name, st)
             if baseline[name]["id"] != st["id"]:
                 baseline[name] = st
+                failures.pop(name, None)
+            failures[name] = last_failure(failures.get(name), observed_exit(st))
             last_probe = probes.get(name)
             if last_probe and last_probe["started_at"] != st["started_at"]:
                 probes.pop(name)  # a restart invalidates what the previous process answered
                 last_probe = None
-            verdict, problem, reason = judge(doc, baseline[name], previous.get(name), last_probe, expect.get(name),
-                                             require_healthcheck, max_restarts)
-            if needs_probe(doc, verdict, expect.get(name)) and (last_probe is None or not _matched(last_probe, expect[name])):
+            judged = functools.partial(judge, doc, baseline[name], previous.get(name), expect=expect.get(name),
+                                       require_healthcheck=require_healthcheck, max_restarts=max_restarts)
+            verdict, problem, reason = judged(probe=last_probe, failure=failures[name])
+            if needs_probe(doc, verdict, expect.get(name)) and not _matched(last_probe, expect[name]):
                 url = expect[name].get("url") or healthcheck_url(doc)
                 if url:
                     last_probe = dict(probe(name, url), url=url, started_at=st["started_at"])
                     probes[name] = last_probe
-                    verdict, problem, reason = judge(doc, baseline[name], previous.get(name), last_probe, expect.get(name),
-                                                     require_healthcheck, max_restarts)
+                    verdict, problem, reason = judged(probe=last_probe, failure=failures[name])
+            if problem == CRASH_LOOP and st["state"] == "running" and exit_history is not None:
+                failures[name] = last_failure(failures[name], *[
+                    dict(exit_code=item["exit_code"], at=utc_time(item.get("time")), oom_killed=False)
+                    for item in exit_history(doc) if item.get("exit_code") not in (0, None)])
+                verdict, problem, reason = judged(probe=last_probe, failure=failures[name])
             previous[name] = st
-            statuses[name] = new_status(name, statuses.get(name), elapsed, doc, verdict, problem, reason, last_probe)
+            statuses[name] = new_status(name, statuses.get(name), elapsed, doc, verdict, problem, reason, last_probe,
+                                        failures[name])
         failed = [name for name in names if statuses[name]["verdict"] == FAILED]
         if failed:
             return dict(ok=False, problem=statuses[failed[0]]["problem"], elapsed=clock() - start, rounds=rounds, statuses=statuses,
@@ -323,17 +500,20 @@ def wait_for_health(names, inspect_all, probe, clock, sleep, timeout=120, interv
 
 
 def _matched(probe, expect):
-    return bool(probe.get("ok")) and expect["contains"] in (probe.get("body") or "")
+    return bool(probe and probe.get("ok")) and body_matches(expect, probe.get("body"))[0]
 
 
-def new_status(name, old, elapsed, doc, verdict, problem, reason, probe=None):
-    st = state_of(doc) if doc else dict(state="missing", health="none", restarts=0, exit_code=None)
+def new_status(name, old, elapsed, doc, verdict, problem, reason, probe=None, failure=None):
+    st = state_of(doc) if doc else dict(state="missing", health="none", restarts=0, exit_code=None, started_at=None, finished_at=None)
     status = dict(
         name=name,
         state=st["state"],
         health=st["health"],
         restarts=st["restarts"],
         exit_code=st["exit_code"],
+        last_failure=failure,
+        started_at=utc_time(st["started_at"]),
+        finished_at=utc_time(st["finished_at"]),
         healthcheck=healthcheck_command(healthcheck_test(doc)) if doc else None,
         healthcheck_url=healthcheck_url(doc) if doc else None,
         health_log=health_log(doc) if doc else [],
@@ -357,7 +537,7 @@ def new_status(name, old, elapsed, doc, verdict, problem, reason, probe=None):
 
 
 def tool_hint(program, available, url):
-    """What to write instead of a healthcheck that calls a program the image lacks (runbook pitfall 9).
+    """What to write instead of a healthcheck that calls a program the image lacks (curl in an image with only wget).
 
     ``available``: the HTTP tools found in the container, or None when it could not be asked (not running).
     """
@@ -399,10 +579,11 @@ def failure_message(outcome, hints=None, logs=None):
             text += " (last observed: %s)" % summary(status)
         if status["health_log"] and status["problem"] != MISSING_TOOL:
             last = status["health_log"][-1]
-            text += "; last health check exited %s: %s" % (last["exit_code"], one_line(last["output"]) or "(no output)")
+            text += "; last health check%s exited %s: %s" % (" (%s)" % last["at"] if last.get("at") else "", last["exit_code"],
+                                                             one_line(last["output"]) or "(no output)")
         if name in hints:
             text += "; %s" % hints[name]
         if logs.get(name):
             text += "; last log lines: %s" % " | ".join(line.strip() for line in logs[name][-5:])
-        parts.append(text + ".")
+        parts.append(text if text.endswith(".") else text + ".")
     return " ".join(parts)

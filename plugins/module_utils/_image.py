@@ -249,17 +249,32 @@ def _probe_filesystem(docker, image, commands, inspected):
     return dict(checked_with="filesystem", found=found, missing=missing)
 
 
-def ensure_image(docker, image, pull):
-    """The image's inspect document; pulls only when asked."""
-    if pull:
+def pull_changed(before_id, after_id):
+    """Whether a pull changed the local image: the tag was not there, or now names another image id."""
+    return after_id is not None and before_id != after_id
+
+
+def ensure_image(docker, image, pull, check_mode=False):
+    """``(inspect document or None, pulled)`` for an image; pulls only when asked, and never in check mode.
+
+    ``pulled`` is True when a pull brought a new image id (in check mode: when the image is not present
+    locally, so a pull would be needed); the document is None only in check mode for such an image.
+    """
+    before = docker.inspect(image, kind="image")[0].get(image)
+    if pull and not check_mode:
         docker.run("pull", "-q", image)
-    found = docker.inspect(image, kind="image")
-    if image not in found:
+        after = docker.inspect(image, kind="image")[0].get(image)
+        if after is None:
+            raise ImageCommandsError("image %s is still not present after docker pull: check the name and tag" % image)
+        return after, pull_changed((before or {}).get("Id"), after.get("Id"))
+    if before is None:
+        if pull:
+            return None, True
         raise ImageCommandsError("image %s is not present locally: pull or build it first, or set pull: true" % image)
-    return found[image]
+    return before, False
 
 
-def _suggest(test, missing_tool, available):
+def _suggest(test, available):
     """A healthcheck line that uses a tool the image has, when we know one."""
     url = None
     words = test if isinstance(test, list) else shell_commands_words(test)
@@ -283,11 +298,12 @@ def shell_commands_words(line):
         return (line or "").split()
 
 
-def check(run_command, docker_cli="docker", image=None, commands=None, targets=None, pull=False):
+def check(run_command, docker_cli="docker", image=None, commands=None, targets=None, pull=False, check_mode=False):
     """Check an image (with commands, or its own healthcheck) or compose targets.
 
-    Returns dict(missing, images, services, problems): ``problems`` are readable sentences
-    naming service, image and tool, with a suggestion where the image has an alternative.
+    Returns dict(missing, images, services, pulled, problems): ``problems`` are readable sentences
+    naming service, image and tool, with a suggestion where the image has an alternative; ``pulled``
+    the images a pull changed (in check mode: the absent ones a pull would fetch, which are not checked).
     """
     docker = DockerCli(run_command, docker_cli)
     if targets is None:
@@ -307,9 +323,14 @@ def check(run_command, docker_cli="docker", image=None, commands=None, targets=N
             continue
         try:
             if target["image"] not in images:
-                images[target["image"]] = dict(image=target["image"], inspect=ensure_image(docker, target["image"], pull),
+                inspected, pulled = ensure_image(docker, target["image"], pull, check_mode)
+                images[target["image"]] = dict(image=target["image"], inspect=inspected, pulled=pulled,
                                                commands=[], checked_with=None, found=[], missing=[])
             info = images[target["image"]]
+            if info["inspect"] is None:
+                entry["unchecked"] = ("image %s is not present locally and check mode does not pull it: "
+                                      "its commands are checked when the task runs" % target["image"])
+                continue
             test = target["test"]
             if target.get("commands"):
                 kind, needed = "exec", list(target["commands"])
@@ -346,14 +367,32 @@ def check(run_command, docker_cli="docker", image=None, commands=None, targets=N
             if have:
                 entry["suggestions"][tool] = have[0]
                 sentence += "; the image has %s" % have[0]
-                line = _suggest(test, tool, have[0])
+                line = _suggest(test, have[0])
                 if line:
                     sentence += ": use test: %s" % line
             problems.append(sentence)
 
     image_list = []
     for info in images.values():
-        image_list.append(dict(image=info["image"], checked_with=info["checked_with"], found=sorted(set(info["found"])),
-                               missing=sorted(set(info["missing"]))))
+        image_list.append(dict(image=info["image"], pulled=info["pulled"], checked_with=info["checked_with"],
+                               found=sorted(set(info["found"])), missing=sorted(set(info["missing"]))))
     missing = sorted(set(m for entry in services for m in entry["missing"]))
-    return dict(missing=missing, images=image_list, services=services, problems=problems)
+    pulled = [info["image"] for info in image_list if info["pulled"]]
+    return dict(missing=missing, images=image_list, services=services, pulled=pulled, problems=problems)
+
+
+def summary(result, problems):
+    """The task message: one sentence per problem, or what was proven; then what was pulled or left unchecked."""
+    unchecked = list(dict.fromkeys(entry["image"] for entry in result["services"] if entry.get("unchecked")))
+    if problems:
+        sentences = list(problems)
+    else:
+        checked = [c for entry in result["services"] if not entry.get("unchecked") for c in entry["commands"]]
+        sentences = ["all %d needed command(s) exist in %d image(s)" % (len(checked), len(result["images"]) - len(unchecked))]
+    if unchecked:
+        sentences.append("Not checked, because check mode does not pull: %s (not present locally, would be pulled)"
+                         % ", ".join(unchecked))
+    pulled = [image for image in result["pulled"] if image not in unchecked]
+    if pulled:
+        sentences.append("Pulled a new image for %s" % ", ".join(pulled))
+    return " ".join(s if s.endswith(".") else s + "." for s in sentences)

@@ -22,10 +22,8 @@ try:
     import psycopg
 
     HAS_PSYCOPG = True
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the controller
+except ImportError:  # pragma: no cover - depends on the controller
     HAS_PSYCOPG = False
-    PSYCOPG_IMPORT_ERROR = exc
 
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -34,11 +32,10 @@ IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 class PgError(Exception):
     """A SQL or connection failure, with a message that says what to do."""
 
-    def __init__(self, message, sql=None, detail=None):
+    def __init__(self, message, sql=None):
         super().__init__(message)
         self.message = message
         self.sql = sql
-        self.detail = detail
 
 
 def pg_argument_spec():
@@ -105,7 +102,7 @@ def parse_rows(text):
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise PgError("psql returned something that is not the expected JSON: %s" % exc, detail=text[:500])
+        raise PgError("psql returned something that is not the expected JSON: %s" % exc)
 
 
 _DOCKER_HINTS = (
@@ -147,8 +144,6 @@ class DockerExecRunner:
     returns ``(rc, stdout, stderr)``; unit tests pass a subprocess wrapper.
     """
 
-    transport = "docker_exec"
-
     def __init__(self, run_command, container, user="postgres", database="postgres", docker_cli="docker"):
         self.run_command = run_command
         self.container = container
@@ -166,7 +161,7 @@ class DockerExecRunner:
     def _run(self, sql, database=None):
         rc, out, err = self.run_command(self.argv(database), data=sql, binary_data=False)
         if rc != 0:
-            raise PgError(explain_error(err, self.container), sql=sql, detail=(err or "").strip())
+            raise PgError(explain_error(err, self.container), sql=sql)
         return out
 
     def execute(self, sql, database=None):
@@ -181,8 +176,6 @@ class DockerExecRunner:
 
 class DirectRunner:
     """Run SQL through psycopg (autocommit, as psql does statement by statement)."""
-
-    transport = "direct"
 
     def __init__(self, dsn=None, host=None, port=5432, user="postgres", password=None, database="postgres",
                  connect_timeout=10):
@@ -205,7 +198,7 @@ class DirectRunner:
                     kwargs = dict((k, v) for k, v in self.kwargs.items() if v is not None)
                     conn = psycopg.connect(dbname=database, autocommit=True, **kwargs)
             except psycopg.Error as exc:
-                raise PgError(explain_error("FATAL: " + _first_line(exc)), detail=str(exc))
+                raise PgError(explain_error("FATAL: " + _first_line(exc)))
             self._conns[database] = conn
         return conn
 
@@ -216,7 +209,7 @@ class DirectRunner:
                 cur.execute(sql.encode("utf-8"))
                 return cur.fetchone()[0] if fetch else None
         except psycopg.Error as exc:
-            raise PgError(_first_line(exc), sql=sql, detail=str(exc))
+            raise PgError(_first_line(exc), sql=sql)
 
     def execute(self, sql, database=None):
         self._run(sql, database)

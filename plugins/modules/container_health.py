@@ -15,27 +15,25 @@ description:
   - A container is ready when it is C(running) and Docker reports its healthcheck C(healthy) (or, with
     O(require_healthcheck=false) and no healthcheck, when it stays up between two rounds), and, where O(expect)
     applies, when an HTTP GET run B(inside) the container with C(docker exec) (C(wget) or C(curl), whichever the image
-    has) answers a body that contains the expected text. Health is never judged through C(localhost) on the host,
+    has) answers the expected body. Health is never judged through C(localhost) on the host,
     because the services publish no ports.
   - Fails at once, without waiting for O(timeout), when a container does not exist, crash-loops (restarts
     O(max_restarts) times, or is restarting/exited with that many restarts), has exited for good, has no
     healthcheck while O(require_healthcheck=true), or its healthcheck runs a program the image does not have
-    (the runbook's pitfall 9 - the backend image has C(wget) but not C(curl)); the message then names the tool the
+    (a C(curl) healthcheck in an image that only has C(wget) never passes); the message then names the tool the
     image does have.
   - On failure the message and the result carry, per container, the state, the last health check results and the
-    last log lines.
+    last log lines. A crash loop is reported with the last B(failed) exit code and when it happened (Docker itself
+    shows exit code 0 while the restarted container runs), as seen in an earlier round, or else as read from the
+    daemon's recent C(die) events (C(docker events)).
+  - Times in messages and results are ISO 8601 in UTC with their zone, for example C(2026-11-27T09:55:19Z).
   - Read-only; it never changes anything and returns RV(ignore:changed=false).
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 extends_documentation_fragment:
   - sertantai.deploy.docker
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   containers:
     description:
@@ -68,10 +66,17 @@ options:
         image healthcheck (C(curl --fail)) already calls that healthy; the gate must wait for C("status":"active").
       - A string applies to every container in O(containers) - the body of the URL that the container's own
         healthcheck calls (environment variables such as C(${PORT}) expanded) must contain it.
-      - A dict with keys C(contains) (required, the text the body must contain), C(url) (optional, the URL as seen
-        from inside the container; default the URL in its healthcheck) and C(containers) (optional, the containers it
-        applies to; default all).
+      - 'A string that reads as JSON - an object, or its members without the braces such as C("status":"active") -
+        is compared with the B(parsed) body: the body must be JSON and contain those members with those values
+        (extra members are fine), however it is spaced. Electric writes C({"status": "active"}), with a space, and
+        C("status":"active") matches it. Any other string must appear in the body as written.'
+      - 'A dict with the keys C(contains) (text, as above) or C(json) (a dict of the members the JSON body must
+        contain, for example C({status: active}); nested dicts are compared the same way), C(url) (optional, the URL as
+        seen from inside the container; default the URL in its healthcheck) and C(containers) (optional, the containers
+        it applies to; default all). Give C(contains) or C(json), not both.'
       - A list of such dicts, one per group of containers.
+      - While the body does not match, the reason names each member that differs, with the value found and the value
+        expected, as JSON (C(status is "waiting", expected "active")).
       - The GET uses C(wget) if the image has it, else C(curl); it must exit 0 (an HTTP 2xx answer, 202 included).
     type: raw
   max_restarts:
@@ -113,7 +118,8 @@ EXAMPLES = r"""
     expect:
       containers: [sertantai-legal-electric]
       url: http://localhost:3000/v1/health
-      contains: '"status":"active"'
+      json:
+        status: active
 
 - name: Accept a running container that has no healthcheck (a one-off worker)
   sertantai.deploy.container_health:
@@ -168,9 +174,22 @@ containers:
       type: int
       sample: 0
     exit_code:
-      description: C(State.ExitCode) of the last run.
+      description: C(State.ExitCode) as Docker shows it; V(0) while a restarted container runs again.
       type: int
       sample: 0
+    last_failure:
+      description: The last failed exit (non-zero code) known while waiting, seen in a round or read from the
+        daemon's C(die) events for a crash loop - C(exit_code), C(at) (UTC), C(oom_killed) - or null.
+      type: dict
+      sample: {exit_code: 1, at: "2026-11-27T09:55:18Z", oom_killed: false}
+    started_at:
+      description: When the current (or last) run started, UTC (C(State.StartedAt)).
+      type: str
+      sample: "2026-11-27T09:55:19Z"
+    finished_at:
+      description: When the last run ended, UTC (C(State.FinishedAt)), or null when it never ended.
+      type: str
+      sample: "2026-11-27T09:55:18Z"
     healthcheck:
       description: The healthcheck command, or null when there is none.
       type: str
@@ -180,10 +199,10 @@ containers:
       type: str
       sample: http://localhost:4000/health
     health_log:
-      description: The last (up to 5) healthcheck results, oldest first.
+      description: The last (up to 5) healthcheck results, oldest first, with C(at) the time the check started (UTC).
       type: list
       elements: dict
-      sample: [{exit_code: 0, output: "URL: http://localhost:4000/health 200 OK"}]
+      sample: [{exit_code: 0, output: "URL: http://localhost:4000/health 200 OK", at: "2026-11-27T09:55:21Z"}]
     probe:
       description: The last in-container GET for O(expect) (null when none ran) - C(url), C(tool) (V(wget) or V(curl)),
         C(ok), C(body) (first 500 characters), C(error).
@@ -201,7 +220,7 @@ containers:
     reason:
       description: The verdict as a sentence.
       type: str
-      sample: healthy and http://localhost:3000/v1/health contains "status":"active"
+      sample: healthy and http://localhost:3000/v1/health answers JSON with status = "active"
     history:
       description: Each distinct observation with the seconds since the start (up to the last 20).
       type: list
@@ -225,7 +244,6 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
     docker_argument_spec,
     has_executable,
     http_get_in_container,
-    inspect_all,
 )
 
 PROBE_TOOLS = ("wget", "curl")
@@ -267,9 +285,10 @@ def main():
 
     try:
         outcome = _health.wait_for_health(
-            names, lambda wanted: inspect_all(cli, wanted), probe, time.monotonic, time.sleep,
+            names, lambda wanted: cli.inspect(*wanted), probe, time.monotonic, time.sleep,
             timeout=p["timeout"], interval=p["interval"], expect=expect,
-            require_healthcheck=p["require_healthcheck"], max_restarts=p["max_restarts"])
+            require_healthcheck=p["require_healthcheck"], max_restarts=p["max_restarts"],
+            exit_history=lambda doc: cli.exits(doc["Id"], doc["Created"]))
     except DockerError as exc:
         module.fail_json(msg="docker inspect failed: %s. Check that the Docker daemon is reachable with %s." % (exc.message, p["docker_cli"]))
 

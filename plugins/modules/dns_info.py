@@ -13,19 +13,16 @@ description:
   - Looks up the A records of O(names), either through the host's own resolver or by sending raw DNS queries
     over UDP to O(resolver) (no C(dnspython) needed).
   - With O(expected_addresses), reports every name whose answer is empty, failed, or contains an address that is
-    not expected. This is the runbook's DNS step (phase 3, C(dig <domain> +short) must return the server's address)
-    done before an ACME request, so a wrong A record is reported by domain instead of as a failed HTTP-01 challenge.
+    not expected. This is the check an operator does by hand with C(dig <domain> +short) (it must return the
+    server's address), done before an ACME request, so a wrong A record is reported by domain instead of as a
+    failed HTTP-01 challenge.
   - Read-only; it never changes anything and returns RV(ignore:changed=false). It does not fail on a mismatch
     unless O(fail_on_mismatch=true).
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   names:
     description:

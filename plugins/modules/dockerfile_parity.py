@@ -24,6 +24,8 @@ description:
   - The module only reads; it never changes anything.
 extends_documentation_fragment:
   - sertantai.deploy.docker
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   path:
     description:
@@ -57,16 +59,11 @@ options:
   fail_on_mismatch:
     description:
       - Fail when the compared stages use different releases, or when a compared stage cannot be resolved.
+      - A Dockerfile whose final stage copies from no other stage (or O(stages) naming one stage) has nothing to
+        compare, so it never fails, whatever its base image; RV(msg) says so.
       - With V(false) the result is only returned.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads (the Dockerfile, and local images with O(resolve=inspect)), so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """
@@ -142,13 +139,13 @@ stages:
       note: null
       compared: true
 compared:
-  description: Names (or indexes) of the compared stages.
+  description: Names (or indexes) of the compared stages; empty when there is only one stage to look at.
   returned: always
   type: list
   elements: str
   sample: [builder, "1"]
 unresolved:
-  description: Compared stages whose release could not be found.
+  description: Compared stages whose release could not be found (a stage that is not compared is never listed).
   returned: always
   type: list
   elements: str

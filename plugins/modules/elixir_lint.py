@@ -17,6 +17,9 @@ description:
   - Raw pattern strings in attributes (C(@pattern "foo")), regexes compiled inside functions, and regexes in
     comments or documentation (C(@doc), C(@moduledoc) heredocs) are not reported.
   - The module only reads files; it never changes anything.
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   path:
     description:
@@ -36,13 +39,6 @@ options:
       - With V(false) the findings are only returned.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads files, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """

@@ -20,9 +20,23 @@ description:
     builtins, variable assignments and C($VAR) commands are skipped).
   - A healthcheck that calls C(curl) in an image that only has C(wget) leaves the container unhealthy forever; the
     failure names the service and the tool, and suggests the tool the image has.
-  - Images are never pulled unless O(pull=true). The module never changes anything else.
+  - Images are never pulled unless O(pull=true). A pull that brings a new image (or the first copy of it) is reported
+    as a change; the module changes nothing else.
 extends_documentation_fragment:
   - sertantai.deploy.docker
+  - sertantai.deploy.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - With O(pull=true) check mode pulls nothing; an image that is not present locally counts as a change (it would
+        be pulled) and its commands are not checked.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Another O(pull=true) reports no change unless the registry holds a new image for the tag.
 options:
   image:
     description:
@@ -48,6 +62,11 @@ options:
   pull:
     description:
       - Pull each image before checking it. By default only local images are used.
+      - The task reports RV(ignore:changed=true) when a pull brought an image that was not present locally, or a new
+        image id for the same tag (RV(pulled) lists them).
+      - In check mode nothing is pulled. An image that is not present locally is reported as a change (it would be
+        pulled) and its commands are not checked (RV(services[].unchecked) says so); whether the registry holds a
+        newer image for a tag that is present is not asked.
     type: bool
     default: false
   fail_on_missing:
@@ -55,13 +74,6 @@ options:
       - Fail when a command is missing or an image cannot be checked. With V(false) the result is only returned.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads (it runs throw-away C(docker run --rm) probes), so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """
@@ -123,6 +135,10 @@ services:
       description: Why the service could not be checked (only when it could not).
       type: str
       returned: on error
+    unchecked:
+      description: Why the service was not checked in check mode (its image is absent and would be pulled).
+      type: str
+      returned: in check mode, with O(pull=true), for an image that is not present locally
 images:
   description: One entry per image probed.
   returned: always
@@ -132,8 +148,11 @@ images:
     image:
       description: The image.
       type: str
+    pulled:
+      description: Whether a pull brought a new image (in check mode, whether the image would be pulled).
+      type: bool
     checked_with:
-      description: V(sh) (C(command -v) inside the image) or V(filesystem) (no C(sh) in the image).
+      description: V(sh) (C(command -v) inside the image) or V(filesystem) (no C(sh) in the image); null when not checked.
       type: str
     found:
       description: Probed commands (needed ones and their alternatives) the image has.
@@ -143,6 +162,13 @@ images:
       description: Probed commands the image lacks.
       type: list
       elements: str
+pulled:
+  description: Images that O(pull) changed locally (new, or a new image id for the tag); in check mode the absent
+    images that would be pulled. The task is changed when this is not empty.
+  returned: always
+  type: list
+  elements: str
+  sample: [ghcr.io/shotleybuilder/sertantai-legal:latest]
 msg:
   description: A summary; on failure one sentence per problem, naming service, image and tool.
   returned: always
@@ -160,6 +186,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._image import (
     check,
     compose_targets,
     read_env_file,
+    summary,
 )
 
 
@@ -199,19 +226,15 @@ def main():
     try:
         targets = load_targets(module) if params["compose_file"] else None
         result = check(module.run_command, params["docker_cli"], image=params["image"], commands=params["commands"],
-                       targets=targets, pull=params["pull"])
+                       targets=targets, pull=params["pull"], check_mode=module.check_mode)
     except ImageCommandsError as exc:
-        module.fail_json(msg=exc.message, missing=[], services=[], images=[])
+        module.fail_json(msg=exc.message, missing=[], services=[], images=[], pulled=[])
 
     problems = result.pop("problems")
-    result["changed"] = False
-    if problems:
-        result["msg"] = " ".join(p if p.endswith(".") else p + "." for p in problems)
-        if params["fail_on_missing"]:
-            module.fail_json(**result)
-    else:
-        checked = [c for entry in result["services"] for c in entry["commands"]]
-        result["msg"] = "all %d needed command(s) exist in %d image(s)" % (len(checked), len(result["images"]))
+    result["changed"] = bool(result["pulled"])
+    result["msg"] = summary(result, problems)
+    if problems and params["fail_on_missing"]:
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

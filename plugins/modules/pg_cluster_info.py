@@ -16,6 +16,8 @@ description:
   - The module only reads; it never changes anything.
 extends_documentation_fragment:
   - sertantai.deploy.postgres
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   settings:
     description:
@@ -23,14 +25,6 @@ options:
     type: list
     elements: str
     default: [wal_level, max_replication_slots, max_wal_senders, max_slot_wal_keep_size]
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads, so it runs the same way in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: sertantai.deploy.pg_settings
   - module: sertantai.deploy.pg_database

@@ -21,6 +21,15 @@ description:
     (it warns when it differs). The collection does not remove data.
 extends_documentation_fragment:
   - sertantai.deploy.postgres
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.change_with_diff
+attributes:
+  check_mode:
+    details:
+      - Reports what would be created and the SQL that would run; creates nothing.
+  diff_mode:
+    details:
+      - The database's owner and extensions before and after.
 options:
   name:
     description:
@@ -60,15 +69,6 @@ options:
     type: str
     choices: [present]
     default: present
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reports what would be created and the SQL that would run; creates nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: The database's owner and extensions before and after.
 notes:
   - In check mode a database that does not exist yet is reported with every listed extension as to be created.
 seealso:
@@ -147,7 +147,7 @@ def describe_server(module):
     if params["pg_container"]:
         image = "unknown image"
         try:
-            found = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
+            found, _missing = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
             image = found[params["pg_container"]]["Config"]["Image"]
         except (DockerError, KeyError):
             pass

@@ -28,14 +28,8 @@ author:
   - Sertantai deploy maintainers (@shotleybuilder)
 extends_documentation_fragment:
   - sertantai.deploy.postgres
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads; it runs the same queries in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   database:
     description:

@@ -23,6 +23,15 @@ description:
     (with PostgreSQL's own message).
 extends_documentation_fragment:
   - sertantai.deploy.postgres
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.change_with_diff
+attributes:
+  check_mode:
+    details:
+      - Reports the settings that would change, the SQL that would run and whether a restart would be needed.
+  diff_mode:
+    details:
+      - The changed settings before and after.
 options:
   settings:
     description:
@@ -31,15 +40,6 @@ options:
       - List-valued settings such as C(shared_preload_libraries) take a comma-separated string.
     type: dict
     required: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reports the settings that would change, the SQL that would run and whether a restart would be needed.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: The changed settings before and after.
 notes:
   - Settings given on the postgres command line (C(postgres -c name=value), for example a container's command) take
     precedence over C(postgresql.auto.conf), so ALTER SYSTEM cannot change them, not even after a restart. The module

@@ -17,6 +17,9 @@ description:
   - On failure the message gives the C(docker login) command to run; when the registry refuses the credentials
     (C(denied)) it says the token may have expired or lack C(read:packages) / C(write:packages).
   - No secret is ever returned or logged; results carry the username at most. The module never changes anything.
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   registry:
     description:
@@ -48,13 +51,6 @@ options:
       - Seconds to wait for each HTTP request when O(verify=true).
     type: int
     default: 15
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads (the docker config, and the registry with O(verify=true)), so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """

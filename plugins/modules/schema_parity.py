@@ -15,21 +15,16 @@ description:
     database (O(source)) and production (O(target)), and reports per table and column what is missing
     in the target, what exists only in the target, and what differs (type, nullability, default,
     constraints, indexes).
-  - This is the runbook's rule to compare schemas and align them with a migration BEFORE restoring data,
+  - Compare schemas and align them with a migration BEFORE restoring data,
     because a C(pg_restore) into a target whose columns differ fails half-way with C(column ... does not exist).
     By default (O(fail_on_difference=true)) this module therefore fails when the schemas differ, so that
     a restore play stops before C(pg_restore); the failure carries the same report.
   - Runs on the controller and needs no database access; it only compares the two snapshots.
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only compares; check mode gives the same result.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   source:
     description:
@@ -277,9 +272,6 @@ def main():
     except SnapshotError as exc:
         module.fail_json(msg=str(exc))
 
-    # The snapshots can be megabytes; echoing them back as module_args would double the result for nothing.
-    result["invocation"] = dict(module_args=dict(
-        params, source="(snapshot of %d tables)" % len(source), target="(snapshot of %d tables)" % len(target)))
     if not result["identical"] and params["fail_on_difference"]:
         module.fail_json(msg=failure_message(result["report"]), changed=False, **result)
     module.exit_json(changed=False, **result)

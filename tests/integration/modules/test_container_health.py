@@ -1,13 +1,16 @@
-"""container_health against real containers of the backend/frontend test images (scripts/build-images backend frontend)."""
+"""container_health against real containers of the backend/frontend/electric test images (scripts/build-images),
+and the Electric stand-in against a real PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
 
 from tests.support.ansible import run_module
 from tests.support.docker import PREFIX, docker, inspect, remove_containers, wait_until
+from tests.support.electric import ElectricArea
 
 pytestmark = pytest.mark.docker
 
@@ -15,6 +18,7 @@ BACKEND = "sertantai-test/backend:latest"
 FRONTEND = "sertantai-test/frontend:latest"
 NAME = PREFIX + "health-"
 ACTIVE = '"status":"active"'
+UTC_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +30,14 @@ def images(docker_engine):
 
 @pytest.fixture
 def start(images):
-    """start(suffix, *docker_run_args, image=BACKEND) -> name; removes exactly those containers before and after."""
+    """start(suffix, *docker_run_args, image=BACKEND, command=()) -> name; removes exactly those containers before and after."""
     started = []
 
-    def _start(suffix, *args, image=BACKEND):
+    def _start(suffix, *args, image=BACKEND, command=()):
         name = NAME + suffix
         remove_containers(name)
         started.append(name)
-        docker("run", "-d", "--name", name, *args, image)
+        docker("run", "-d", "--name", name, *args, image, *command)
         return name
 
     yield _start
@@ -51,17 +55,20 @@ def observed(result, name):
 
 @pytest.fixture
 def traced_docker(tmp_path):
-    """A docker_cli that logs every call: the test sees what the module ran and when it has looked."""
-    log = tmp_path / "docker-calls.log"
+    """A docker_cli that logs every call as it starts and again once it has finished: the test sees what the
+    module ran and when it has looked. Returns (cli, started calls, finished calls)."""
+    started, finished = tmp_path / "docker-calls.log", tmp_path / "docker-done.log"
     cli = tmp_path / "docker"
-    cli.write_text('#!/bin/sh\necho "$*" >> %s\nexec docker "$@"\n' % log)
+    cli.write_text('#!/bin/sh\necho "$*" >> %s\ndocker "$@"\nrc=$?\necho "$*" >> %s\nexit $rc\n' % (started, finished))
     cli.chmod(0o755)
-    log.write_text("")
-    return str(cli), lambda: [line.split() for line in log.read_text().splitlines()]
+    started.write_text("")
+    finished.write_text("")
+    return (str(cli), lambda: [line.split() for line in started.read_text().splitlines()],
+            lambda: [line.split() for line in finished.read_text().splitlines()])
 
 
 def test_waits_until_migrations_are_done_and_polls_all_containers_in_one_inspect(start, traced_docker):
-    cli, calls = traced_docker
+    cli, calls, _finished = traced_docker
     backend = start("api", "-e", "MIGRATION_SECONDS=600", "-e", "SERVICE_NAME=legal")
     frontend = start("web", "-e", "SERVICE_NAME=legal", image=FRONTEND)
 
@@ -124,13 +131,32 @@ def test_crash_loop_fails_early_with_restart_count_and_last_log_lines(start):
     status = result["containers"][backend]
     assert status["problem"] == "crash_loop"
     assert status["restarts"] >= 2
-    assert status["exit_code"] == 1
+    assert status["last_failure"]["exit_code"] == 1 and re.match(UTC_TIME + "$", status["last_failure"]["at"])
     assert "legal could not start: FAIL_ON_START=1" in status["logs"][-1]
     assert len(status["logs"]) <= 10
     msg = result["msg"]
     assert "crash loop: restarted %d time(s)" % status["restarts"] in msg
+    assert re.search(r"exit code 1 at %s" % UTC_TIME, msg), msg
     assert "last log lines: ** (Ecto.MigrationError) legal could not start: FAIL_ON_START=1" in msg
     assert "timed out" not in msg
+
+
+def test_a_crash_loop_caught_while_running_again_reports_the_last_failed_exit(start):
+    # Each run lives two seconds, then exits 3; Docker restarts it after 0.1 s and shows exit code 0 while it runs,
+    # which is how the module (polling every second) nearly always finds it when the first restart counts.
+    looping = start("crash-running", "--restart", "always", "--entrypoint", "sh", command=("-c", "sleep 2; exit 3"))
+
+    result = health(dict(containers=[looping], timeout=120, interval=1, max_restarts=1))
+
+    assert result.get("failed")
+    status = result["containers"][looping]
+    assert status["problem"] == "crash_loop"
+    assert status["last_failure"]["exit_code"] == 3 and re.match(UTC_TIME + "$", status["last_failure"]["at"])
+    assert re.search(r"exit code 3 at %s" % UTC_TIME, result["msg"]), result["msg"]
+    assert "last exit code 0" not in result["msg"]
+    if status["state"] == "running":
+        assert status["exit_code"] == 0  # what Docker shows, and why the module must not print it alone
+        assert "now running; last non-zero exit code 3 at " in result["msg"]
 
 
 def test_several_containers_are_polled_together(start):
@@ -181,7 +207,8 @@ def test_expect_waits_for_active_although_docker_already_says_healthy(start):
     assert status["probe"]["tool"] == "wget"
     assert status["probe"]["body"] == '{"status":"waiting"}'
     assert short["msg"].startswith("timed out after")
-    assert 'Docker says healthy but http://localhost:4000/v1/health answers {"status":"waiting"} (waiting for "status":"active")' in short["msg"]
+    assert ('Docker says healthy but http://localhost:4000/v1/health answers {"status":"waiting"}, status is "waiting", '
+            'expected "active" (waiting for JSON with status = "active")') in short["msg"]
 
     # 2. The gate keeps waiting and passes once the body says active. The switch is flipped only after the
     #    module's own probe (marked by its query string) has been answered 202, so the order is certain.
@@ -245,8 +272,8 @@ def test_expect_string_checks_the_url_of_the_healthcheck_with_its_variables_expa
     assert "<h1>legal frontend</h1>" in probe["body"]
 
 
-def test_inspect_all_and_http_get_in_container_against_real_containers(start):
-    from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, http_get_in_container, inspect_all
+def test_inspect_and_http_get_in_container_against_real_containers(start):
+    from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, http_get_in_container
     from tests.support.docker import subprocess_run_command
 
     backend = start("util", "-e", "MIGRATION_SECONDS=0", "-e", "SERVICE_NAME=legal")
@@ -254,7 +281,7 @@ def test_inspect_all_and_http_get_in_container_against_real_containers(start):
     short_id = inspect(backend)["Id"][:12]
     missing = NAME + "util-missing"
 
-    found, absent = inspect_all(cli, [backend, missing, short_id])
+    found, absent = cli.inspect(backend, missing, short_id)
     assert sorted(found) == sorted([backend, short_id]) and absent == [missing]
     assert found[backend]["Id"] == found[short_id]["Id"]
 
@@ -265,3 +292,60 @@ def test_inspect_all_and_http_get_in_container_against_real_containers(start):
     assert http_get_in_container(cli, backend, "http://localhost:4000/api/ping", tools=("curl",))["tool"] is None
     error = http_get_in_container(cli, backend, "http://localhost:4000/nope")
     assert (error["ok"], error["rc"]) == (False, 8) and "404" in error["error"]
+
+
+# ---------------------------------------------------------------- the Electric stand-in against PostgreSQL
+
+ELECTRIC_HOLDER = PREFIX + "hygiene-electric-1"
+ELECTRIC_WAITER = PREFIX + "hygiene-electric-2"
+
+
+@pytest.fixture
+def electric(docker_engine):
+    """PostgreSQL with database legal, on a network where Electric stand-ins share stream id legal."""
+    area = ElectricArea(PREFIX + "hygiene-")
+    area.started.extend([ELECTRIC_HOLDER, ELECTRIC_WAITER])  # removed before, as well as after
+    area.up()
+    yield area
+    area.down()
+
+
+def test_electric_body_is_compared_as_json_not_as_text(electric, traced_docker):
+    """Electric writes {"status": "active"} (json.dumps, a space after the colon). The expectation
+    '"status":"active"' must match it, and a waiting instance must be reported with the parsed difference."""
+    electric.start(ELECTRIC_HOLDER, "legal")
+    holder = health(dict(containers=[ELECTRIC_HOLDER], timeout=90, expect=ACTIVE))
+    assert not holder.get("failed"), holder.get("msg")
+    status = holder["containers"][ELECTRIC_HOLDER]
+    assert status["probe"]["body"] == '{"status": "active"}'  # as the stand-in writes it: with a space
+    assert status["reason"] == 'healthy and http://localhost:3000/v1/health answers JSON with status = "active"'
+
+    # A second instance on the same stream id waits for the holder's lock; Docker calls it healthy all the same.
+    electric.start(ELECTRIC_WAITER, "legal")
+    wait_until(lambda: ((inspect(ELECTRIC_WAITER) or {}).get("State") or {}).get("Health", {}).get("Status") == "healthy",
+               timeout=60, what="Docker to call the waiting %s healthy" % ELECTRIC_WAITER)
+    short = health(dict(containers=[ELECTRIC_WAITER], timeout=2, expect={"json": {"status": "active"}}))
+    assert short.get("failed") and short["containers"][ELECTRIC_WAITER]["problem"] == "timeout"
+    assert short["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status": "waiting"}'
+    assert ('Docker says healthy but http://localhost:3000/v1/health answers {"status": "waiting"}, status is "waiting", '
+            'expected "active" (waiting for JSON with status = "active")') in short["msg"]
+
+    # The gate keeps waiting; once it has probed, the holder stops, the waiter takes the lock and the gate passes.
+    cli, _calls, finished = traced_docker
+    results = []
+    gate = threading.Thread(target=lambda: results.append(
+        health(dict(containers=[ELECTRIC_WAITER], timeout=90, expect=ACTIVE, docker_cli=cli))))
+    gate.start()
+    try:
+        # the holder stops only after the module's first probe has been answered (while the waiter still waits);
+        # the image has curl and no wget, so the probe that answers is curl's
+        wait_until(lambda: any(call[:4] == ["exec", "-i", ELECTRIC_WAITER, "curl"] for call in finished()), timeout=60,
+                   what="the module's probe of %s to finish" % ELECTRIC_WAITER)
+        docker("stop", "-t", "5", ELECTRIC_HOLDER)
+    finally:
+        gate.join(120)
+    result = results[0]
+    assert not result.get("failed"), result.get("msg")
+    assert result["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status": "active"}'
+    probed = [line.split(" -> ", 1)[1] for line in observed(result, ELECTRIC_WAITER) if " -> " in line]
+    assert probed[0] == '{"status": "waiting"}' and probed[-1] == '{"status": "active"}'

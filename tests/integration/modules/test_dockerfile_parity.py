@@ -43,6 +43,15 @@ def test_runbook_mismatch_fails_with_the_fix(tmp_path):
     assert "Alpine 3.23 (OpenSSL 3.5)" in result["msg"] and "FROM alpine:3.23" in result["msg"]
 
 
+def test_single_stage_on_an_unnamed_release_is_ok(tmp_path):
+    path = write(tmp_path, "FROM elixir:1.17-alpine\nRUN mix release\n")
+    result = run_module("dockerfile_parity", {"path": path})
+    assert not result.get("failed"), result["msg"]
+    assert (result["changed"], result["mismatch"], result["compared"], result["unresolved"]) == (False, False, [], [])
+    assert result["msg"] == "the final stage #0 copies from no other stage: nothing to compare, so the OS releases cannot differ"
+    assert not result.get("warnings")
+
+
 def test_pinned_arg_templated_stages_match(tmp_path):
     path = write(tmp_path, (
         "ARG ELIXIR=1.18.4\nARG OTP=27.3.4\nARG ALPINE_VERSION=3.21.3\nARG RUNNER_ALPINE=${ALPINE_VERSION}\n"

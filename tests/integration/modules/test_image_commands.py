@@ -1,12 +1,18 @@
 """image_commands driven through ansible against tiny images built here: one with wget, one with curl,
-one without sh (runbook pitfall 9: a curl healthcheck in an image that only has wget)."""
+one without sh (a curl healthcheck in an image that only has wget stays unhealthy forever); and pull: true
+against a real registry (tests/images/registry) on 127.0.0.1."""
 
 from __future__ import annotations
+
+import os
+import secrets
+import urllib.error
+import urllib.request
 
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker
+from tests.support.docker import docker, published_port, remove_containers, wait_until
 
 WGET = "sertantai-test-preflight-wget:latest"
 CURL = "sertantai-test-preflight-curl:latest"
@@ -98,3 +104,90 @@ def test_image_without_sh_falls_back_to_its_filesystem(images):
     assert result["images"][0]["checked_with"] == "filesystem"
     assert result["missing"] == ["curl"]
     assert "sh" in result["images"][0]["missing"] and "ls" in result["images"][0]["found"]
+
+
+# ---------------------------------------------------------------- pull: true against a real registry
+
+REGISTRY_IMAGE = os.environ.get("SERTANTAI_TEST_REGISTRY_IMAGE", "sertantai-test/registry:latest")
+REGISTRY = "sertantai-test-hygiene-registry"
+REGISTRY_USER = "shotleybuilder"
+
+
+def answers_401(url):
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except (urllib.error.URLError, OSError):
+        return False
+    return False
+
+
+@pytest.fixture(scope="module")
+def registry(images, tmp_path_factory):
+    """A registry with auth on 127.0.0.1 (an insecure registry by Docker's default) and a logged-in DOCKER_CONFIG."""
+    password = secrets.token_hex(16)
+    remove_containers(REGISTRY)
+    docker("run", "-d", "--name", REGISTRY, "-e", "REGISTRY_USER=" + REGISTRY_USER, "-e", "REGISTRY_PASSWORD=" + password,
+           "-p", "127.0.0.1::5000", REGISTRY_IMAGE)
+    host = "127.0.0.1:%d" % published_port(REGISTRY, 5000)
+    wait_until(lambda: answers_401("http://%s/v2/" % host), timeout=60, what="the registry to answer 401")
+    config = tmp_path_factory.mktemp("docker-config")
+    docker("--config", str(config), "login", host, "-u", REGISTRY_USER, "--password-stdin", input=password)
+    ref = "%s/sertantai-test-hygiene-pull:1" % host
+    yield ref, str(config)
+    docker("rmi", "-f", ref, check=False)
+    remove_containers(REGISTRY)
+
+
+def push(ref, config, version):
+    """Push an image with wget under ``ref`` and remove it locally; return its image id."""
+    docker("build", "-q", "-t", ref, "-", input="FROM %s\nRUN echo %s > /version\n" % (WGET, version))
+    image_id = docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+    docker("--config", config, "push", "-q", ref)
+    return image_id
+
+
+def local_id(ref):
+    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def test_pull_is_a_change_and_check_mode_does_not_pull(registry, monkeypatch):
+    ref, config = registry
+    monkeypatch.setenv("DOCKER_CONFIG", config)
+    args = {"image": ref, "commands": ["sh", "wget"], "pull": True}
+    first = push(ref, config, "one")
+    docker("rmi", ref)
+
+    # check mode: the image is absent, so a pull is needed (a change), but nothing is pulled or checked
+    checked = run_module("image_commands", args, check=True)
+    assert not checked.get("failed"), checked["msg"]
+    assert (checked["changed"], checked["pulled"]) == (True, [ref])
+    assert checked["images"][0]["pulled"] is True and checked["images"][0]["checked_with"] is None
+    assert "check mode does not pull" in checked["services"][0]["unchecked"]
+    assert "Not checked, because check mode does not pull: %s" % ref in checked["msg"]
+    assert local_id(ref) is None
+
+    # the real run pulls it, reports the change and checks the pulled image
+    pulled = run_module("image_commands", args)
+    assert not pulled.get("failed"), pulled["msg"]
+    assert (pulled["changed"], pulled["pulled"], pulled["missing"]) == (True, [ref], [])
+    assert pulled["images"][0]["checked_with"] == "sh" and "wget" in pulled["images"][0]["found"]
+    assert local_id(ref) == first
+
+    # the registry holds the same image: pulled again, nothing changed
+    again = run_module("image_commands", args)
+    assert (again.get("failed"), again["changed"], again["pulled"]) == (None, False, [])
+
+    # a new image under the same tag: check mode leaves the local one alone, the real run brings the new id
+    second = push(ref, config, "two")
+    docker("image", "tag", first, ref)
+    assert second != first and local_id(ref) == first
+    checked = run_module("image_commands", args, check=True)
+    assert (checked["changed"], checked["pulled"], checked["missing"]) == (False, [], [])
+    assert local_id(ref) == first
+    updated = run_module("image_commands", args)
+    assert (updated["changed"], updated["pulled"]) == (True, [ref])
+    assert local_id(ref) == second
+    docker("rmi", "-f", first, check=False)

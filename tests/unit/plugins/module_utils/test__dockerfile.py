@@ -151,8 +151,23 @@ def test_floating_alpine_tag_suggests_inspect():
     assert "resolve: inspect" in result["msg"]
 
 
-def test_single_stage_and_explicit_stages():
-    assert "nothing to compare" in _dockerfile.analyse("FROM alpine:3.19\n")["msg"]
+@pytest.mark.parametrize("text, compare, msg", [
+    ("FROM alpine:3.19\n", None, "the final stage #0 copies from no other stage: nothing to compare, so the OS releases cannot differ"),
+    # the base tag names no release: still nothing to compare, so nothing unresolved that matters
+    ("FROM elixir:1.17-alpine\nRUN mix release\n", None,
+     "the final stage #0 copies from no other stage: nothing to compare, so the OS releases cannot differ"),
+    ("FROM elixir:1.17-alpine AS build\nFROM ${RUNNER}\n", None,
+     "the final stage #1 copies from no other stage: nothing to compare, so the OS releases cannot differ"),
+    ("FROM elixir:1.17-alpine AS build\nFROM alpine:3.21\nCOPY --from=build /a /a\n", ["build"],
+     "stages names only 'build': nothing to compare, so the OS releases cannot differ"),
+])
+def test_one_stage_is_nothing_to_compare(text, compare, msg):
+    result = _dockerfile.analyse(text, compare=compare)
+    assert (result["msg"], result["compared"], result["unresolved"], result["mismatch"]) == (msg, [], [], False)
+    assert not any(stage["compared"] for stage in result["stages"])
+
+
+def test_explicit_stages():
     text = "FROM alpine:3.19 AS a\nFROM debian:bookworm AS b\nFROM alpine:3.19\n"
     assert _dockerfile.analyse(text)["mismatch"] is False
     result = _dockerfile.analyse(text, compare=["a", "b"])

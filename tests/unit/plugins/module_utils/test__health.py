@@ -10,15 +10,26 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._health import FA
 WGET_CHECK = ("CMD-SHELL", 'wget --no-verbose --tries=1 --spider "http://localhost:${PORT}/health" || exit 1')
 CURL_CHECK = ["CMD", "curl", "-f", "http://localhost:3000/v1/health"]
 ACTIVE = '"status":"active"'
+ACTIVE_JSON = {"status": "active"}
+
+
+def text(contains, url=None):
+    return dict(url=url, contains=contains, json=None)
+
+
+def active(url=None):
+    return dict(url=url, contains=ACTIVE, json=ACTIVE_JSON)
 
 
 def doc(state="running", health="healthy", restarts=0, exit_code=0, test=WGET_CHECK, log=(), policy="no",
-        max_retries=0, cid="c1", started="2026-01-01T00:00:00Z", env=("PORT=4000",), oom=False):
+        max_retries=0, cid="c1", started="2026-01-01T00:00:00Z", env=("PORT=4000",), oom=False,
+        finished="0001-01-01T00:00:00Z"):
     """A ``docker inspect`` document with just the fields the module reads."""
-    state_doc = dict(Status=state, ExitCode=exit_code, StartedAt=started, OOMKilled=oom)
+    state_doc = dict(Status=state, ExitCode=exit_code, StartedAt=started, FinishedAt=finished, OOMKilled=oom)
     test = list(test) if test is not None else None
     if test and test != ["NONE"]:
-        state_doc["Health"] = dict(Status=health, Log=[dict(ExitCode=code, Output=out) for code, out in log])
+        state_doc["Health"] = dict(Status=health, Log=[dict(ExitCode=code, Output=out, Start="2026-01-01T00:00:0%d.5+01:00" % i)
+                                                       for i, (code, out) in enumerate(log)])
     return dict(
         Id=cid, Name="/x", RestartCount=restarts, State=state_doc,
         Config=dict(Env=list(env), Healthcheck=dict(Test=test) if test else None),
@@ -32,12 +43,15 @@ def doc(state="running", health="healthy", restarts=0, exit_code=0, test=WGET_CH
 @pytest.mark.parametrize("expect, wanted", [
     (None, {}),
     ("", {}),
-    (ACTIVE, {"a": dict(url=None, contains=ACTIVE), "b": dict(url=None, contains=ACTIVE)}),
+    (ACTIVE, {"a": active(), "b": active()}),
     ({"contains": ACTIVE, "containers": ["b"], "url": "http://localhost:3000/v1/health"},
-     {"b": dict(url="http://localhost:3000/v1/health", contains=ACTIVE)}),
-    ({"contains": "ok", "containers": "a"}, {"a": dict(url=None, contains="ok")}),
+     {"b": active("http://localhost:3000/v1/health")}),
+    ({"contains": "ok", "containers": "a"}, {"a": text("ok")}),
     ([{"contains": "ok", "containers": ["a"]}, {"contains": ACTIVE, "containers": ["b"]}],
-     {"a": dict(url=None, contains="ok"), "b": dict(url=None, contains=ACTIVE)}),
+     {"a": text("ok"), "b": active()}),
+    ({"json": {"status": "active"}, "containers": ["a"]}, {"a": dict(url=None, contains=None, json=ACTIVE_JSON)}),
+    ('{"status": "active"}', {"a": dict(url=None, contains='{"status": "active"}', json=ACTIVE_JSON),
+                              "b": dict(url=None, contains='{"status": "active"}', json=ACTIVE_JSON)}),
 ])
 def test_normalize_expect(expect, wanted):
     assert _health.normalize_expect(expect, ["a", "b"]) == wanted
@@ -46,8 +60,11 @@ def test_normalize_expect(expect, wanted):
 @pytest.mark.parametrize("expect, message", [
     (42, "must be a string, a dict"),
     ([ACTIVE], "expect[0] must be a dict"),
-    ({"url": "http://localhost/"}, "expect.contains is required"),
-    ({"contains": ""}, "expect.contains is required"),
+    ({"url": "http://localhost/"}, "expect needs contains (text the body must contain"),
+    ({"contains": ""}, "expect needs contains"),
+    ({"contains": ACTIVE, "json": {"status": "active"}}, "expect has both contains and json: give one"),
+    ({"json": "status: active"}, "expect.json must be a non-empty dict of the fields the JSON body must have"),
+    ({"json": {}}, "expect.json must be a non-empty dict"),
     ({"contains": "x", "body": "y"}, "unknown key(s) body"),
     ({"contains": "x", "url": "localhost:3000/v1/health"}, "must be an http:// or https:// URL"),
     ({"contains": "x", "containers": ["c"]}, "names 'c', which is not in containers (a, b)"),
@@ -119,7 +136,8 @@ def test_missing_program(output, program):
 
 def test_health_log_keeps_the_last_entries_oldest_first():
     log = [(1, "first"), (1, "second"), (0, "third ok\n")]
-    assert _health.health_log(doc(log=log), entries=2) == [dict(exit_code=1, output="second"), dict(exit_code=0, output="third ok")]
+    assert _health.health_log(doc(log=log), entries=2) == [dict(exit_code=1, output="second", at="2025-12-31T23:00:01Z"),
+                                                           dict(exit_code=0, output="third ok", at="2025-12-31T23:00:02Z")]
 
 
 @pytest.mark.parametrize("policy, exit_code, restarts, max_retries, restarts_again", [
@@ -138,10 +156,10 @@ def test_will_restart(policy, exit_code, restarts, max_retries, restarts_again):
 # ----------------------------------------------------------------- judging one observation
 
 
-def judge(current, baseline=None, previous=None, probe=None, expect=None, require_healthcheck=True, max_restarts=2):
+def judge(current, baseline=None, previous=None, probe=None, expect=None, require_healthcheck=True, max_restarts=2, failure=None):
     base = _health.state_of(baseline or current)
     prev = _health.state_of(previous) if previous else None
-    return _health.judge(current, base, prev, probe, expect, require_healthcheck, max_restarts)
+    return _health.judge(current, base, prev, probe, expect, require_healthcheck, max_restarts, failure)
 
 
 @pytest.mark.parametrize("current, kwargs, verdict, problem, words", [
@@ -159,7 +177,17 @@ def judge(current, baseline=None, previous=None, probe=None, expect=None, requir
     (doc(test=None), dict(require_healthcheck=False, previous=doc(test=None)), READY, None, "running (no healthcheck)"),
     (doc(test=None), dict(require_healthcheck=False, previous=doc(test=None, started="earlier")), WAITING, None, "stays up"),
     (doc(state="restarting", health="unhealthy", restarts=5, policy="always", exit_code=1), {}, FAILED, _health.CRASH_LOOP,
-     "restarted 5 time(s) (0 while waiting), now restarting, last exit code 1"),
+     "restarted 5 time(s) (0 while waiting), now restarting; last exit code 1"),
+    (doc(state="restarting", restarts=5, policy="always", exit_code=2, finished="2026-03-01T10:00:00.99Z"), {}, FAILED,
+     _health.CRASH_LOOP, "now restarting; last exit code 2 at 2026-03-01T10:00:00Z"),
+    # running again: Docker's ExitCode is 0 then, so the last failure known from earlier rounds is reported
+    (doc(state="running", health="starting", restarts=4, policy="always", finished="2026-03-01T10:00:05Z"),
+     dict(baseline=doc(restarts=2, policy="always"), failure=dict(exit_code=3, at="2026-03-01T10:00:01Z")),
+     FAILED, _health.CRASH_LOOP, "now running; last non-zero exit code 3 at 2026-03-01T10:00:01Z"),
+    (doc(state="running", health="starting", restarts=4, policy="always", finished="2026-03-01T10:00:05Z"),
+     dict(baseline=doc(restarts=2, policy="always")), FAILED, _health.CRASH_LOOP,
+     "now running; no failed exit seen (Docker reports exit code 0 while the restarted container runs); "
+     "its last run ended at 2026-03-01T10:00:05Z"),
     (doc(state="running", health="starting", restarts=4, policy="always"), dict(baseline=doc(restarts=2, policy="always")),
      FAILED, _health.CRASH_LOOP, "(2 while waiting)"),
     (doc(state="running", health="starting", restarts=3, policy="always"), dict(baseline=doc(restarts=2, policy="always")),
@@ -167,6 +195,8 @@ def judge(current, baseline=None, previous=None, probe=None, expect=None, requir
     (doc(state="running", health="healthy", restarts=7, policy="always"), {}, READY, None, "healthy"),
     (doc(state="running", health="starting", restarts=9), dict(baseline=doc(restarts=0, cid="old")), WAITING, None, "starting"),
     (doc(state="exited", exit_code=1, policy="no"), {}, FAILED, _health.EXITED, "exited with code 1 after 0 restart(s)"),
+    (doc(state="exited", exit_code=1, policy="no", finished="2026-03-01T12:30:00-02:00"), {}, FAILED, _health.EXITED,
+     "exited with code 1 at 2026-03-01T14:30:00Z after 0 restart(s)"),
     (doc(state="exited", exit_code=137, oom=True, policy="no"), {}, FAILED, _health.EXITED, "out of memory"),
     (doc(state="exited", exit_code=1, restarts=3, max_retries=3, policy="on-failure"), {}, FAILED, _health.EXITED,
      "policy (on-failure) will not start it again"),
@@ -183,16 +213,26 @@ ELECTRIC = doc(test=CURL_CHECK, env=())
 
 
 @pytest.mark.parametrize("probe, expect, verdict, problem, words", [
-    (None, dict(url=None, contains=ACTIVE), WAITING, None, "Docker says healthy; checking http://localhost:3000/v1/health"),
-    (dict(tool="curl", ok=True, body='{"status":"waiting"}'), dict(url=None, contains=ACTIVE), WAITING, None,
-     'Docker says healthy but http://localhost:3000/v1/health answers {"status":"waiting"} (waiting for "status":"active")'),
-    (dict(tool="curl", ok=True, body='{"status":"active"}'), dict(url=None, contains=ACTIVE), READY, None,
-     'contains "status":"active"'),
-    (dict(tool="curl", ok=False, body="", error="curl: (7) Failed to connect"), dict(url=None, contains=ACTIVE), WAITING, None,
+    (None, active(), WAITING, None, "Docker says healthy; checking http://localhost:3000/v1/health"),
+    (dict(tool="curl", ok=True, body='{"status":"waiting"}'), active(), WAITING, None,
+     'Docker says healthy but http://localhost:3000/v1/health answers {"status":"waiting"}, status is "waiting", expected '
+     '"active" (waiting for JSON with status = "active")'),
+    # Electric's body as Python's json.dumps writes it, with a space after the colon
+    (dict(tool="curl", ok=True, body='{"status": "waiting"}'), active(), WAITING, None,
+     'answers {"status": "waiting"}, status is "waiting", expected "active" (waiting for JSON with status = "active")'),
+    (dict(tool="curl", ok=True, body='{"status":"active"}'), active(), READY, None,
+     'healthy and http://localhost:3000/v1/health answers JSON with status = "active"'),
+    (dict(tool="curl", ok=True, body='{"status": "active"}\n'), active(), READY, None,
+     'healthy and http://localhost:3000/v1/health answers JSON with status = "active"'),
+    (dict(tool="curl", ok=True, body="<html>busy</html>"), active(), WAITING, None,
+     'answers <html>busy</html>, which is not JSON (waiting for JSON with status = "active")'),
+    (dict(tool="curl", ok=True, body="status=waiting"), text("status=active"), WAITING, None,
+     "answers status=waiting (waiting for status=active)"),
+    (dict(tool="curl", ok=False, body="", error="curl: (7) Failed to connect"), active(), WAITING, None,
      "GET http://localhost:3000/v1/health failed: curl: (7)"),
-    (dict(tool=None, ok=False, body="", error="none"), dict(url=None, contains=ACTIVE), FAILED, _health.NO_PROBE_TOOL,
+    (dict(tool=None, ok=False, body="", error="none"), active(), FAILED, _health.NO_PROBE_TOOL,
      "neither wget nor curl"),
-    (dict(tool="wget", ok=True, body="ok"), dict(url="http://localhost:3000/ready", contains="ok"), READY, None,
+    (dict(tool="wget", ok=True, body="ok"), text("ok", "http://localhost:3000/ready"), READY, None,
      "http://localhost:3000/ready contains ok"),
 ])
 def test_judge_expect(probe, expect, verdict, problem, words):
@@ -201,19 +241,82 @@ def test_judge_expect(probe, expect, verdict, problem, words):
     assert words in got[2]
 
 
+@pytest.mark.parametrize("contains, parsed", [
+    ('"status":"active"', {"status": "active"}),
+    ('"status": "active"', {"status": "active"}),
+    ('{"status": "active", "n": 1}', {"status": "active", "n": 1}),
+    ('"ready": true', {"ready": True}),
+    ('"active"', None),
+    ("<h1>legal frontend</h1>", None),
+    ("ok", None),
+    ("{}", None),
+])
+def test_json_fragment(contains, parsed):
+    assert _health.json_fragment(contains) == parsed
+
+
+@pytest.mark.parametrize("expect, body, matched, why_not", [
+    (active(), '{"status":"active"}', True, None),
+    (active(), '{"status": "active", "handle": "x"}', True, None),
+    (active(), '{"status": "waiting"}', False, 'status is "waiting", expected "active"'),
+    (active(), '{"state": "active"}', False, 'status is missing, expected "active"'),
+    (active(), '["active"]', False, 'the body is ["active"], expected an object with {"status": "active"}'),
+    (active(), '', False, "which is not JSON"),
+    # text that holds the fragment, in a body that is not JSON: still a match
+    (active(), 'log: "status":"active" reached', True, None),
+    (dict(url=None, contains=None, json={"db": {"ok": True}}), '{"db": {"ok": true, "ms": 3}}', True, None),
+    (dict(url=None, contains=None, json={"db": {"ok": True}}), '{"db": {"ok": 1}}', False, "db.ok is 1, expected true"),
+    (dict(url=None, contains=None, json={"n": 1}), '{"n": 1.0}', True, None),
+    (text("<h1>legal</h1>"), "<html><h1>legal</h1></html>", True, None),
+    (text("<h1>legal</h1>"), "<html></html>", False, None),
+])
+def test_body_matches(expect, body, matched, why_not):
+    assert _health.body_matches(expect, body) == (matched, why_not)
+
+
+@pytest.mark.parametrize("value, iso", [
+    ("2026-11-27T09:55:19.680043978Z", "2026-11-27T09:55:19Z"),
+    ("2026-11-27T10:55:19+01:00", "2026-11-27T09:55:19Z"),
+    ("2026-11-27T07:25:19.5-02:30", "2026-11-27T09:55:19Z"),
+    ("0001-01-01T00:00:00Z", None),
+    (1795773315, "2026-11-27T09:55:15Z"),
+    (None, None),
+    ("", None),
+])
+def test_utc_time(value, iso):
+    assert _health.utc_time(value) == iso
+
+
+@pytest.mark.parametrize("current, seen", [
+    (doc(state="restarting", exit_code=3, finished="2026-03-01T10:00:00Z"), dict(exit_code=3, at="2026-03-01T10:00:00Z", oom_killed=False)),
+    (doc(state="exited", exit_code=137, oom=True, finished="2026-03-01T10:00:00Z"),
+     dict(exit_code=137, at="2026-03-01T10:00:00Z", oom_killed=True)),
+    (doc(state="running", exit_code=0, finished="2026-03-01T10:00:00Z"), None),
+    (doc(state="exited", exit_code=0, finished="2026-03-01T10:00:00Z"), None),
+])
+def test_observed_exit(current, seen):
+    assert _health.observed_exit(_health.state_of(current)) == seen
+
+
+def test_last_failure_is_the_latest():
+    early, late = dict(exit_code=1, at="2026-03-01T10:00:00Z"), dict(exit_code=2, at="2026-03-01T10:00:09Z")
+    assert _health.last_failure(None, late, early) == late
+    assert _health.last_failure(None, None) is None
+
+
 def test_judge_expect_without_any_url_says_how_to_give_one():
-    verdict, problem, reason = judge(doc(test=["CMD-SHELL", "pg_isready"]), expect=dict(url=None, contains="x"))
+    verdict, problem, reason = judge(doc(test=["CMD-SHELL", "pg_isready"]), expect=text("x"))
     assert (verdict, problem) == (FAILED, _health.NO_PROBE_URL)
     assert "pg_isready" in reason and "{url: http://localhost:<port>/..., contains: ...}" in reason
 
 
 @pytest.mark.parametrize("current, verdict, expect, probes", [
-    (doc(), WAITING, dict(url=None, contains="x"), True),
+    (doc(), WAITING, text("x"), True),
     (doc(), WAITING, None, False),
-    (doc(health="starting"), WAITING, dict(url=None, contains="x"), False),
-    (doc(test=None), WAITING, dict(url="http://localhost/", contains="x"), True),
-    (doc(state="restarting"), WAITING, dict(url=None, contains="x"), False),
-    (doc(), READY, dict(url=None, contains="x"), False),
+    (doc(health="starting"), WAITING, text("x"), False),
+    (doc(test=None), WAITING, text("x", "http://localhost/"), True),
+    (doc(state="restarting"), WAITING, text("x"), False),
+    (doc(), READY, text("x"), False),
 ])
 def test_needs_probe(current, verdict, expect, probes):
     assert _health.needs_probe(current, verdict, expect) is probes
@@ -232,7 +335,7 @@ class FakeDocker:
         self.inspect_calls = []
         self.probe_calls = []
 
-    def inspect_all(self, names):
+    def inspect(self, names):
         self.inspect_calls.append(list(names))
         rnd = len(self.inspect_calls) - 1
         found = {}
@@ -265,7 +368,7 @@ def run(fake, names, **kwargs):
     clock = FakeClock()
     kwargs.setdefault("interval", 1.0)
     kwargs.setdefault("timeout", 60)
-    return _health.wait_for_health(names, fake.inspect_all, fake.probe, clock, clock.sleep, **kwargs)
+    return _health.wait_for_health(names, fake.inspect, fake.probe, clock, clock.sleep, **kwargs)
 
 
 def test_wait_succeeds_when_the_container_turns_healthy():
@@ -295,6 +398,49 @@ def test_a_crash_loop_is_reported_while_another_container_still_starts():
     assert outcome["statuses"]["loop"]["restarts"] == 2
 
 
+def looping(state, restarts, exit_code=0, finished="2026-03-01T10:00:00Z"):
+    return doc(state=state, health="starting", restarts=restarts, policy="always", cid="loop", exit_code=exit_code, finished=finished)
+
+
+def test_a_crash_loop_seen_running_again_reports_the_last_failed_exit_seen_in_an_earlier_round():
+    timeline = [looping("running", 0), looping("restarting", 1, exit_code=3, finished="2026-03-01T10:00:02.5Z"),
+                looping("running", 1, finished="2026-03-01T10:00:02.5Z"), looping("running", 2, finished="2026-03-01T10:00:04Z")]
+    asked = []
+    outcome = run(FakeDocker({"loop": timeline}), ["loop"], exit_history=lambda d: asked.append(d["Id"]) or [])
+    status = outcome["statuses"]["loop"]
+    assert (outcome["problem"], status["exit_code"]) == (_health.CRASH_LOOP, 0)  # what Docker shows now
+    assert status["last_failure"] == dict(exit_code=3, at="2026-03-01T10:00:02Z", oom_killed=False)
+    assert status["reason"] == "crash loop: restarted 2 time(s) (2 while waiting), now running; last non-zero exit code 3 at 2026-03-01T10:00:02Z"
+    assert (status["finished_at"], status["started_at"]) == ("2026-03-01T10:00:04Z", "2026-01-01T00:00:00Z")
+    assert asked == ["loop"]  # the exit history is asked too: it may know a later failure
+
+
+def test_a_crash_loop_never_seen_down_asks_the_exit_history():
+    timeline = [looping("running", n, finished="2026-03-01T10:00:0%dZ" % n) for n in (0, 1, 2)]
+    history = [dict(exit_code=1, time=1772359200), dict(exit_code=0, time=1772359201), dict(exit_code=4, time=1772359202)]
+    outcome = run(FakeDocker({"loop": timeline}), ["loop"], exit_history=lambda d: history)
+    assert outcome["statuses"]["loop"]["reason"].endswith("now running; last non-zero exit code 4 at 2026-03-01T10:00:02Z")
+
+    unknown = run(FakeDocker({"loop": timeline}), ["loop"], exit_history=lambda d: [])
+    assert unknown["statuses"]["loop"]["reason"].endswith(
+        "now running; no failed exit seen (Docker reports exit code 0 while the restarted container runs); "
+        "its last run ended at 2026-03-01T10:00:02Z")
+
+
+def test_the_exit_history_is_not_asked_while_all_is_well():
+    asked = []
+    outcome = run(FakeDocker({"api": [doc(health="starting"), doc()]}), ["api"], exit_history=asked.append)
+    assert outcome["ok"] and asked == []
+
+
+def test_a_json_expectation_matches_electrics_body_with_a_space_after_the_colon():
+    electric = doc(test=CURL_CHECK, env=())
+    fake = FakeDocker({"electric": [electric]}, bodies={"electric": ['{"status": "waiting"}', '{"status": "active"}']})
+    outcome = run(fake, ["electric"], expect=_health.normalize_expect(ACTIVE, ["electric"]))
+    assert outcome["ok"] and len(fake.probe_calls) == 2
+    assert outcome["statuses"]["electric"]["reason"] == 'healthy and http://localhost:3000/v1/health answers JSON with status = "active"'
+
+
 def test_timeout_reports_how_long_and_the_last_state():
     fake = FakeDocker({"api": [doc(health="starting", log=[(1, "wget: can't connect to remote host: Connection refused")])]})
     outcome = run(fake, ["api"], timeout=5, interval=2)
@@ -304,7 +450,7 @@ def test_timeout_reports_how_long_and_the_last_state():
     message = _health.failure_message(outcome)
     assert message.startswith("timed out after 5.0 s (timeout 5 s) waiting for api to become healthy.")
     assert "last observed: running, health starting, restarts 0" in message
-    assert "Connection refused" in message
+    assert "last health check (2025-12-31T23:00:00Z) exited 1: wget: can't connect to remote host: Connection refused" in message
 
 
 def test_timeout_zero_checks_once():
@@ -317,7 +463,7 @@ def test_expect_keeps_waiting_while_docker_says_healthy_and_the_body_says_waitin
     electric = doc(test=CURL_CHECK, env=())
     fake = FakeDocker({"electric": [doc(test=CURL_CHECK, health="starting")] * 2 + [electric]},
                       bodies={"electric": ['{"status":"waiting"}'] * 3 + ['{"status":"active"}']})
-    outcome = run(fake, ["electric"], expect={"electric": dict(url=None, contains=ACTIVE)})
+    outcome = run(fake, ["electric"], expect={"electric": active()})
     assert outcome["ok"]
     # no probe while Docker itself still says starting; then four probes, the last one active
     assert fake.probe_calls == [("electric", "http://localhost:3000/v1/health")] * 4
@@ -333,7 +479,7 @@ def test_a_matched_probe_is_not_repeated_but_a_restart_forgets_it():
     fake = FakeDocker({"electric": [first, first, doc(test=CURL_CHECK, started="t2", restarts=1, policy="always")],
                        "api": [doc(health="starting")] * 3 + [doc()]},
                       bodies={"electric": ['{"status":"active"}']})
-    outcome = run(fake, ["electric", "api"], expect={"electric": dict(url=None, contains=ACTIVE)})
+    outcome = run(fake, ["electric", "api"], expect={"electric": active()})
     assert outcome["ok"]
     assert len(fake.probe_calls) == 2  # round 1, then again after the restart in round 3
 

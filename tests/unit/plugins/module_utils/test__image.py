@@ -95,3 +95,84 @@ def test_compose_targets():
     assert [t["service"] for t in _image.compose_targets(COMPOSE, ["shell", "backend"], {"REG": "r"})] == ["shell", "backend"]
     with pytest.raises(_image.ImageCommandsError, match="service.s. frontend not in the compose file"):
         _image.compose_targets(COMPOSE, ["frontend"])
+
+
+# ---------------------------------------------------------------- pulling: check mode and what counts as a change
+
+class FakeDocker:
+    """The local image store: ``images`` maps a reference to its id; a pull sets it to ``registry_id``."""
+
+    def __init__(self, local_id, registry_id):
+        self.images = {} if local_id is None else {"app:1": local_id}
+        self.registry_id = registry_id
+        self.pulls = []
+
+    def inspect(self, *names, kind="container"):
+        assert kind == "image"
+        return dict((n, {"Id": self.images[n]}) for n in names if n in self.images), [n for n in names if n not in self.images]
+
+    def run(self, *args, check=True):
+        assert args[0] == "pull"
+        self.pulls.append(args[-1])
+        self.images[args[-1]] = self.registry_id
+        return 0, "", ""
+
+
+@pytest.mark.parametrize("local_id, registry_id, pull, check_mode, pulls, document_id, changed", [
+    # pull: false never pulls and never changes
+    ("sha256:old", "sha256:new", False, False, [], "sha256:old", False),
+    ("sha256:old", "sha256:new", False, True, [], "sha256:old", False),
+    # a pull that brings a new image id, or the first copy, is a change
+    ("sha256:old", "sha256:new", True, False, ["app:1"], "sha256:new", True),
+    (None, "sha256:new", True, False, ["app:1"], "sha256:new", True),
+    # the registry has what is already here: pulled, nothing changed
+    ("sha256:same", "sha256:same", True, False, ["app:1"], "sha256:same", False),
+    # check mode never pulls; an absent image would be pulled (a change), a present one is used as it is
+    (None, "sha256:new", True, True, [], None, True),
+    ("sha256:old", "sha256:new", True, True, [], "sha256:old", False),
+])
+def test_ensure_image_pulls_only_outside_check_mode(local_id, registry_id, pull, check_mode, pulls, document_id, changed):
+    docker = FakeDocker(local_id, registry_id)
+    document, pulled = _image.ensure_image(docker, "app:1", pull, check_mode)
+    assert docker.pulls == pulls
+    assert (document or {}).get("Id") == document_id
+    assert pulled is changed
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_an_absent_image_without_pull_is_an_error(check_mode):
+    docker = FakeDocker(None, "sha256:new")
+    with pytest.raises(_image.ImageCommandsError, match="app:1 is not present locally: pull or build it first, or set pull: true"):
+        _image.ensure_image(docker, "app:1", False, check_mode)
+    assert docker.pulls == []
+
+
+@pytest.mark.parametrize("before, after, changed", [
+    (None, "sha256:a", True),
+    ("sha256:a", "sha256:b", True),
+    ("sha256:a", "sha256:a", False),
+    ("sha256:a", None, False),
+])
+def test_pull_changed(before, after, changed):
+    assert _image.pull_changed(before, after) is changed
+
+
+def service(image, commands=(), unchecked=None):
+    entry = dict(service=None, image=image, commands=list(commands))
+    if unchecked:
+        entry["unchecked"] = unchecked
+    return entry
+
+
+@pytest.mark.parametrize("services, images, pulled, problems, msg", [
+    ([service("a:1", ["wget"])], ["a:1"], [], [], "all 1 needed command(s) exist in 1 image(s)."),
+    ([service("a:1", ["wget"])], ["a:1"], ["a:1"], [], "all 1 needed command(s) exist in 1 image(s). Pulled a new image for a:1."),
+    ([service("a:1", ["wget"]), service("b:1", unchecked="absent")], ["a:1", "b:1"], ["b:1"], [],
+     "all 1 needed command(s) exist in 1 image(s). Not checked, because check mode does not pull: b:1 "
+     "(not present locally, would be pulled)."),
+    ([service("a:1", ["curl"])], ["a:1"], [], ["image a:1: the script needs curl, which the image does not have"],
+     "image a:1: the script needs curl, which the image does not have."),
+])
+def test_summary(services, images, pulled, problems, msg):
+    result = dict(services=services, images=[dict(image=i) for i in images], pulled=pulled)
+    assert _image.summary(result, problems) == msg
