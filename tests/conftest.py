@@ -10,7 +10,10 @@ import pytest
 
 from tests.support.docker import PREFIX, docker, published_port, remove_containers, sh, wait_until
 
+# PostgreSQL 16, production's major (tests/images/postgres).
 PG_IMAGE = os.environ.get("SERTANTAI_TEST_PG_IMAGE", "sertantai-test/postgres:latest")
+# PostgreSQL 15 with the same entrypoint (tests/images/postgres15): a server on another major.
+PG15_IMAGE = os.environ.get("SERTANTAI_TEST_PG15_IMAGE", "sertantai-test/postgres15:latest")
 
 
 def _docker_available():
@@ -58,7 +61,7 @@ def start_pg(name, *extra_args):
 
 @pytest.fixture(scope="session")
 def pg_server(docker_engine):
-    """One PostgreSQL 15 (wal_level=logical) per test session; tests create their own databases."""
+    """One PostgreSQL 16 (PG_IMAGE, wal_level=logical) per test session; tests create their own databases."""
     name = PREFIX + "pg-" + str(os.getpid())
     server = start_pg(name)
     yield server

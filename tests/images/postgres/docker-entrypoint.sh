@@ -34,6 +34,8 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         --auth-local=trust --auth-host="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" \
         ${POSTGRES_INITDB_ARGS:-} >/dev/null
     printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
+    # Debian's build has this default compiled in; the PostgreSQL 16 image's binaries have /tmp.
+    printf "unix_socket_directories = '/var/run/postgresql'\n" >> "$PGDATA/postgresql.conf"
     printf 'host all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
 
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >/dev/null
