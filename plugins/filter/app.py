@@ -13,10 +13,10 @@ author:
 description:
   - From one item of C(sertantai_fleet) (as the fleet role normalises it), its secrets and the app_service
     settings, returns per component (V(backend), V(frontend), V(electric)) the image, environment, healthcheck
-    (with a tool the image has: wget for backend and frontend, curl for Electric), volumes, restart policy,
+    (with a tool the image has, wget for backend and frontend, curl for Electric), volumes, restart policy,
     stop timeout, resources, and C(spec), a hash of all of it that a deploy compares with the live container's
     C(org.sertantai.spec) label.
-  - The result holds secrets in C(env): use it only in tasks with C(no_log).
+  - The result holds secrets in C(env), so use it only in tasks with C(no_log).
 options:
   _input:
     description: One normalised service (an item of C(sertantai_fleet)).

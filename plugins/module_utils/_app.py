@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 module_utils import path
     from urllib import quote
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerError, inspect_all
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerError
 from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import COLORS
 
 LABEL_SERVICE = "org.sertantai.service"
@@ -134,9 +134,9 @@ def read_service(cli, service, images, routes_text):
     if rc != 0:
         raise DockerError("docker ps failed: %s" % (err or "").strip())
     ids = [line.strip() for line in (out or "").splitlines() if line.strip()]
-    found, _missing = inspect_all(cli, ids)
+    found, _missing = cli.inspect(*ids)
     refs = sorted(set(images.values()))
-    image_docs, _missing = inspect_all(cli, refs, kind="image")
+    image_docs, _missing = cli.inspect(*refs, kind="image")
     image_ids = dict((component, (image_docs.get(ref) or {}).get("Id")) for component, ref in images.items())
     return list(found.values()), image_ids
 

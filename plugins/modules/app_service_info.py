@@ -21,14 +21,9 @@ version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
   - sertantai.deploy.docker
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 options:
   service:
     description: The service name (C(sertantai_services[].name)).

@@ -9,8 +9,8 @@ DOCUMENTATION = r"""
 module: deploy_lock
 short_description: One deploy at a time per host
 description:
-  - Takes (O(state=present)) or releases (O(state=absent)) the deploy lock of a host: a file created atomically
-    (C(O_CREAT|O_EXCL)), so of two runs that start at the same instant exactly one gets it.
+  - Takes (O(state=present)) or releases (O(state=absent)) the deploy lock of a host, a file that appears
+    whole or not at all (written aside, then hard-linked to its name), so of two runs that start at the same instant exactly one gets it.
   - The lock records who took it, from which controller, for what and since when; a run that finds it held fails
     at once with a message naming all of that and how old the lock is.
   - A run releases only the lock it took (matched by O(run_id)). A lock left by a run that was killed (Ctrl-C, a
@@ -18,13 +18,19 @@ description:
 version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
 attributes:
   check_mode:
     support: full
-    description: Reports whether the lock would be taken or released, and still fails when another run holds it.
+    details:
+      - Reports whether the lock would be taken or released, and still fails when another run holds it.
   diff_mode:
     support: none
-    description: Not supported.
+  idempotent:
+    support: full
+    details:
+      - Taking a lock this run holds, or releasing one that is gone, changes nothing.
 options:
   path:
     description: The lock file on the host.

@@ -20,14 +20,16 @@ version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.change_with_diff
   - sertantai.deploy.postgres
 attributes:
   check_mode:
-    support: full
-    description: Reports what would be dropped, and the SQL, without dropping anything.
+    details:
+      - Returns RV(dropped) and RV(queries) as they would be, without dropping anything.
   diff_mode:
-    support: full
-    description: The slots and publications of O(instances) before and after the drop.
+    details:
+      - The slots and publications of O(instances) before and after the drop.
 options:
   instances:
     description:

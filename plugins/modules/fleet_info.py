@@ -22,13 +22,9 @@ description:
 version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.attributes.info_module
 options:
   services:
     description:

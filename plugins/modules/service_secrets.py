@@ -9,21 +9,29 @@ DOCUMENTATION = r"""
 module: service_secrets
 short_description: A service's secrets, generated once on the server, kept 0600, returned for no_log tasks
 description:
-  - Ensures each secret of O(secrets) exists as a file C(<dir>/<name>) (mode 0600, in a 0700 directory): a value
+  - Ensures each secret of O(secrets) exists as a file C(<dir>/<name>) (mode 0600, in a 0700 directory). A value
     given in O(secrets[].value) (from Ansible Vault) is written when it differs; otherwise an existing file is kept,
     and a missing one is generated on the server as C(base64(urandom(bytes))), once.
   - Returns every value in RV(values), with the files of O(read_files) (for example the database password another
-    role keeps on the server). B(The task must set C(no_log: true)): the values are in its result.
+    role keeps on the server). B(The task must set C(no_log=true)), because the values are in its result.
 version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
 attributes:
   check_mode:
     support: full
-    description: Writes nothing; a secret that would be generated is returned as a throwaway value.
+    details:
+      - Writes nothing; a secret that would be generated is returned as a throwaway value.
   diff_mode:
     support: none
-    description: Secrets are never shown.
+    details:
+      - Secrets are never shown.
+  idempotent:
+    support: full
+    details:
+      - A secret is generated once; later runs read it back.
 options:
   dir:
     description: Directory of the secret files (created 0700).
@@ -51,7 +59,7 @@ options:
     type: dict
     default: {}
 notes:
-  - Use C(no_log: true) on the task. The values are never in the module's arguments unless given in O(secrets[].value),
+  - Use C(no_log=true) on the task. The values are never in the module's arguments unless given in O(secrets[].value),
     which is itself a no_log option.
 """
 
