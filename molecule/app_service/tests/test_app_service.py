@@ -64,14 +64,14 @@ def test_secrets_stay_the_same_across_runs(host):
 
 def test_secrets_appear_nowhere_in_a_vvv_run(host):
     result = record(host, "secrets")
-    assert result["rc"] == "0" and result["out_length"] > 10000
+    assert int(result["rc"]) == 0 and result["out_length"] > 10000
     assert result["leaks"] == 0
     assert result["registry_password_leaked"] is False
 
 
 def test_frontend_only_deploy_keeps_the_backend(host):
     result = record(host, "frontend_only")
-    assert result["rc"] == "0"
+    assert int(result["rc"]) == 0
     before, after = ids(result["before"]), ids(result["after"])
     backend = [n for n in before if n.startswith("sertantai-legal-") and n.rsplit("-", 1)[0] == "sertantai-legal"]
     assert len(backend) == 1 and after.get(backend[0]) == before[backend[0]]
@@ -82,14 +82,14 @@ def test_frontend_only_deploy_keeps_the_backend(host):
 
 def test_check_only_and_check_mode_change_nothing(host):
     result = record(host, "checks")
-    assert result["check_only_rc"] == "0" and result["check_rc"] == "0"
+    assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
     assert ids(result["before"]) == ids(result["after"])
 
 
 def test_a_backend_that_never_becomes_healthy_leaves_the_old_one_serving(host):
     result = record(host, "never_healthy")
-    assert result["rc"] != "0"
+    assert int(result["rc"]) != 0
     out = result["out"]
     assert "did not become healthy" in out and "keeps serving" in out
     assert "running migrations" in out, "the failure shows the last log lines"
@@ -104,7 +104,7 @@ def test_a_backend_that_never_becomes_healthy_leaves_the_old_one_serving(host):
 
 def test_migrate_runs_in_the_new_backend_and_logs_are_shown(host):
     result = record(host, "migrate")
-    assert result["rc"] == "0"
+    assert int(result["rc"]) == 0
     assert "migrations up to date" in result["out"]
     assert "==> sertantai-legal-" in result["out"]
     backends = [line for line in result["containers"] if line.split()[0].rsplit("-", 1)[0] == "sertantai-legal"]
@@ -121,10 +121,10 @@ def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(host):
 def test_a_killed_deploy_is_reported_then_converges(host):
     result = record(host, "killed")
     assert result["killed"] == "killed"
-    assert result["refused_rc"] != "0"
+    assert int(result["refused_rc"]) != 0
     assert "is held by" in result["refused_out"] and "ago" in result["refused_out"]
     assert "docker_host_lock_release=true" in result["refused_out"]
-    assert result["release_rc"] == "0"
+    assert int(result["release_rc"]) == 0
     containers, marker, routes = result["after"].split("---")
     lines = containers.split()
     assert lines[1::2] == ["running"], "exactly one backend, running: %s" % containers
@@ -135,7 +135,7 @@ def test_a_killed_deploy_is_reported_then_converges(host):
 
 def test_electric_handover_keeps_the_slot_and_ends_active(host):
     result = record(host, "electric")
-    assert result["rc"] == "0"
+    assert int(result["rc"]) == 0
     new, logs, slot = result["after"].split("---")
     assert new.strip() and new.strip() != result["before"].strip()
     assert "created replication slot" not in logs, "the new instance reused the slot"
