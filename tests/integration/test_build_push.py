@@ -72,24 +72,30 @@ def answers_401(url):
     return False
 
 
-def local_tags(host):
+def local_tags(host="127.0.0.1:*"):
+    """Local tags of the test registry's repositories (by default of any port: left by an earlier run)."""
     out = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=%s/%s/*" % (host, NAMESPACE)).stdout
     return [line for line in out.split() if not line.endswith(":<none>")]
+
+
+def remove_local_tags():
+    tags = local_tags()
+    if tags:
+        docker("rmi", *tags, check=False)
 
 
 @pytest.fixture(scope="module")
 def registry(docker_engine):
     password = secrets.token_hex(16)
     remove_containers(REGISTRY)
+    remove_local_tags()
     docker("run", "-d", "--name", REGISTRY, "-e", "REGISTRY_USER=" + USER, "-e", "REGISTRY_PASSWORD=" + password,
            "-p", "127.0.0.1::5000", IMAGE)
     port = published_port(REGISTRY, 5000)
     wait_until(lambda: answers_401("http://127.0.0.1:%d/v2/" % port), timeout=60, what="the registry to answer 401")
     reg = Registry("127.0.0.1:%d" % port, password)
     yield reg
-    tags = local_tags(reg.host)
-    if tags:
-        docker("rmi", *tags, check=False)
+    remove_local_tags()
     remove_containers(REGISTRY)
 
 
