@@ -69,6 +69,15 @@ def test_secrets_appear_nowhere_in_a_vvv_run(host):
     assert result["registry_password_leaked"] is False
 
 
+def test_a_refused_login_stops_before_anything_changes(host):
+    result = record(host, "denied")
+    assert int(result["rc"]) != 0
+    assert "could not log in to localhost:5000" in result["out"] and "Nothing was changed" in result["out"]
+    assert "expire" in result["out"]
+    assert "expired-token" not in result["out"]
+    assert ids(result["before"]) == ids(result["after"])
+
+
 def test_frontend_only_deploy_keeps_the_backend(host):
     result = record(host, "frontend_only")
     assert int(result["rc"]) == 0
