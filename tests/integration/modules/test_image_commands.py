@@ -4,7 +4,6 @@ against a real registry (tests/images/registry) on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
