@@ -29,10 +29,14 @@ options:
     type: dict
     required: true
   postgres:
-    description: The M(sertantai.deploy.pg_cluster_info) result (failed when PostgreSQL is unreachable).
+    description:
+      - The M(sertantai.deploy.pg_cluster_info) result. Registered with C(failed_when=false), a failed read keeps
+        C(failed=false): a result without C(version), or with a C(msg), counts as PostgreSQL unreachable.
     type: dict
   electric:
-    description: The M(sertantai.deploy.electric_slots_info) result, or null when the host runs no Electric.
+    description:
+      - The M(sertantai.deploy.electric_slots_info) result, or null when the host runs no Electric. A result without
+        C(slots), or with a C(msg), counts as not read.
     type: dict
   docker_lines:
     description:
