@@ -31,7 +31,7 @@ options:
   postgres:
     description:
       - The M(sertantai.deploy.pg_cluster_info) result. Registered with C(failed_when=false), a failed read keeps
-        C(failed=false): a result without C(version), or with a C(msg), counts as PostgreSQL unreachable.
+        C(failed=false); a result without C(version), or with a C(msg), counts as PostgreSQL unreachable.
     type: dict
   electric:
     description:

@@ -3,13 +3,14 @@ playbooks/site.yml provisioned with a one-service fleet (backend + Electric; the
 loaded into the server's engine and tagged there under the fleet's names, app_service_pull: never).
 
 A healthy host: the table names the service, its containers, Electric active, the certificate's days
-and PostgreSQL 16; exit 0, nothing changed, also with --check. Then the backend is stopped and a
-session waits for Electric's replication lock: the table is still printed, and the play exits
-non-zero naming both.
+and PostgreSQL 16; exit 0, nothing changed, also with --check. Then the backend is stopped, a
+session waits for Electric's replication lock, and the fleet names a service that was never deployed:
+the table is still printed, the play exits non-zero naming each problem, and no secret is created.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.ansible import ansible_env
 from tests.support.docker import docker, published_port, remove_containers
@@ -148,20 +150,31 @@ def test_check_mode_reads_the_same_and_changes_nothing(server):
     assert "changed=0" in recap(proc.stdout)
 
 
-def test_something_unhealthy_is_printed_and_exits_non_zero(server):
+def test_something_unhealthy_is_printed_and_exits_non_zero(server, tmp_path):
     on_server("docker", "stop", "sertantai-legal-blue")
     # A second session asks for the replication lock the live Electric holds: it waits, as a second
     # Electric with the same stream id would.
     on_server("docker", "exec", "-d", "shared_postgres", "psql", "-U", "postgres", "-d", "sertantai_legal_prod",
               "-c", "SELECT pg_advisory_lock(hashtext('electric_slot_legal'))")
-    proc = playbook("playbooks/status.yml", server)
+    # And a service that was never deployed: reading it must not create its secrets.
+    fleet = yaml.safe_load(GROUP_VARS % dict(pg_image=PG_IMAGE))["sertantai_services"] + [{
+        "name": "auth", "domain": "auth.sertantai.test", "database": "sertantai_auth_prod",
+        "backend": {"image": "ghcr.io/shotleybuilder/sertantai-auth-backend", "tag": "v1", "port": 4001}}]
+    (tmp_path / "fleet.json").write_text(json.dumps({"sertantai_services": fleet}))
+    proc = playbook("playbooks/status.yml", server, "-e", "@%s" % (tmp_path / "fleet.json"))
     assert proc.returncode == 2, proc.stdout[-5000:] + proc.stderr[-2000:]
     text = table(proc.stdout)
-    assert "status-srv: UNHEALTHY, 2 problems" in text
+    assert "status-srv: UNHEALTHY, 5 problems" in text
     assert re.search(r"legal\s+backend\s+sertantai-legal-blue\s+v1\s+exited", text), text
     assert re.search(r"^\s*legal\s+waiting\s", text, re.M), text
-    # The failure is one line naming both (the output format may fold it: compare without line breaks).
+    assert re.search(r"^\s*auth\s+backend\s+-\s+-\s+-\s+-\s+replace it: no backend container runs yet$", text, re.M), text
+    # The failure is one line naming each problem (the output format may fold it: compare without line breaks).
     failure = " ".join(proc.stdout.split("TASK [Fail when something is unhealthy]", 1)[1].split())
-    assert "status-srv: 2 unhealthy: legal backend: sertantai-legal-blue is exited" in failure, failure
-    assert "legal electric: waits for the replication lock of electric_slot_legal held by pid" in failure, failure
+    for problem in ("status-srv: 5 unhealthy: legal backend: sertantai-legal-blue is exited",
+                    "legal electric: waits for the replication lock of electric_slot_legal held by pid",
+                    "auth backend: no container runs (scripts/deploy --service auth --backend)",
+                    "auth certificate of auth.sertantai.test: missing",
+                    "auth database sertantai_auth_prod: missing"):
+        assert problem in failure, failure
     assert "changed=0" in recap(proc.stdout)
+    assert on_server("test", "-e", "/opt/sertantai/secrets/auth", check=False).returncode == 1
