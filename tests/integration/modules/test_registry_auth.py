@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, remove_containers, sh
+from tests.support.docker import remove_containers, sh
 from tests.support.registry import start_registry
 
 HTTP_NAME = "sertantai-test-preflight-registry"
