@@ -5,13 +5,13 @@ nginx on 127.0.0.1:443. Writes one JSON line per probe until the stop file exist
 Usage: shape_loop.py <domain> <secret file> <table> <stop file> <out file>
 """
 
+import http.client
 import json
 import os
+import socket
 import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 
 DOMAIN, SECRET_FILE, TABLE, STOP, OUT = sys.argv[1:6]
 SECRET = open(SECRET_FILE, encoding="utf-8").read().strip()
@@ -21,14 +21,17 @@ CTX.verify_mode = ssl.CERT_NONE
 
 
 def get(path):
-    request = urllib.request.Request("https://127.0.0.1" + path, headers={"Host": DOMAIN})
+    """GET through nginx on 127.0.0.1:443 with the service's domain as SNI and Host (as browsers send)."""
+    conn = http.client.HTTPSConnection(DOMAIN, 443, timeout=5, context=CTX)
     try:
-        with urllib.request.urlopen(request, timeout=5, context=CTX) as response:
-            return response.status, response.read().decode(), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(), dict(exc.headers)
-    except (urllib.error.URLError, OSError) as exc:
+        conn.sock = CTX.wrap_socket(socket.create_connection(("127.0.0.1", 443), timeout=5), server_hostname=DOMAIN)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode(), {k.lower(): v for k, v in response.getheaders()}
+    except (OSError, http.client.HTTPException) as exc:
         return 0, str(exc), {}
+    finally:
+        conn.close()
 
 
 def shape_path(offset, handle=None):
