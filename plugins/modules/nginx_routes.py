@@ -53,6 +53,15 @@ options:
     description: The nginx container.
     type: str
     default: nginx
+  retire:
+    description:
+      - Containers to stop (C(docker stop), their own stop timeout) right after the reload, in the same call.
+      - For an Electric handover, where the old instance must free the replication lock the moment traffic has
+        moved to the new one; any delay between the two is time without an active Electric.
+      - Nothing is stopped when the routes did not change or in check mode.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -71,6 +80,11 @@ previous:
   description: The routes file before, or null when there was none.
   returned: success
   type: str
+retired:
+  description: The containers of O(retire) that were stopped.
+  returned: success
+  type: list
+  elements: str
 """
 
 import os
@@ -87,6 +101,7 @@ def main():
         colors=dict(type="dict", required=True),
         routes_dir=dict(type="path", default="/opt/sertantai/nginx/routes"),
         container=dict(type="str", default="nginx"),
+        retire=dict(type="list", elements="str", default=[]),
     )
     argument_spec.update(docker_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -106,7 +121,15 @@ def main():
                                           lambda: docker_exec("nginx", "-s", "reload"), module.check_mode)
     except _nginx.RoutesError as exc:
         module.fail_json(msg="%s: %s" % (params["service"], exc))
-    result = dict(changed=changed, content=content, previous=previous)
+    result = dict(changed=changed, content=content, previous=previous, retired=[])
+    if changed and not module.check_mode:
+        for name in params["retire"]:
+            rc, _out, err = cli.run("stop", name, check=False)
+            if rc != 0 and "No such container" not in (err or ""):
+                module.fail_json(msg="%s: the routes switched, but %s did not stop: %s" % (params["service"], name, (err or "").strip()),
+                                 **result)
+            if rc == 0:
+                result["retired"].append(name)
     if module._diff:
         result["diff"] = dict(before=previous or "", after=content, before_header=path, after_header=path)
     module.exit_json(**result)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 import shutil
@@ -20,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.ansible import ansible_env
-from tests.support.docker import docker, published_port, remove_containers, sh, wait_until
+from tests.support.docker import docker, remove_containers, sh
+from tests.support.registry import start_registry
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPS = REPO / "tests" / "fixtures" / "apps"
 PLAYBOOK = REPO / "playbooks" / "build_push.yml"
-IMAGE = os.environ.get("SERTANTAI_TEST_REGISTRY_IMAGE", "sertantai-test/registry:latest")
 REGISTRY = "sertantai-test-build-registry"
 USER = "shotleybuilder"
 # Repositories in the test registry; the fixture removes every local tag of them, and only those.
@@ -62,16 +61,6 @@ class Registry:
             raise
 
 
-def answers_401(url):
-    try:
-        urllib.request.urlopen(url, timeout=2)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401
-    except (urllib.error.URLError, OSError):
-        return False
-    return False
-
-
 def local_tags(host="127.0.0.1:*"):
     """Local tags of the test registry's repositories (by default of any port: left by an earlier run)."""
     out = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=%s/%s/*" % (host, NAMESPACE)).stdout
@@ -89,10 +78,7 @@ def registry(docker_engine):
     password = secrets.token_hex(16)
     remove_containers(REGISTRY)
     remove_local_tags()
-    docker("run", "-d", "--name", REGISTRY, "-e", "REGISTRY_USER=" + USER, "-e", "REGISTRY_PASSWORD=" + password,
-           "-p", "127.0.0.1::5000", IMAGE)
-    port = published_port(REGISTRY, 5000)
-    wait_until(lambda: answers_401("http://127.0.0.1:%d/v2/" % port), timeout=60, what="the registry to answer 401")
+    port = start_registry(REGISTRY, USER, password)
     reg = Registry("127.0.0.1:%d" % port, password)
     yield reg
     remove_local_tags()

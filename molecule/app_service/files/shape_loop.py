@@ -41,9 +41,9 @@ handle, offset = headers.get("electric-handle"), headers.get("electric-offset")
 with open(OUT, "w", encoding="utf-8") as out:
     out.write(json.dumps({"t": time.time(), "kind": "start", "status": status, "handle": handle}) + "\n")
     while not os.path.exists(STOP):
-        code, body, _ = get("/electric/v1/health")
+        code, body, _headers = get("/electric/v1/health")
         out.write(json.dumps({"t": time.time(), "kind": "health", "status": code, "body": body[:60]}) + "\n")
-        code, body, _ = get(shape_path(offset, handle))
+        code, body, _headers = get(shape_path(offset, handle))
         out.write(json.dumps({"t": time.time(), "kind": "shape", "status": code}) + "\n")
         out.flush()
         time.sleep(0.05)

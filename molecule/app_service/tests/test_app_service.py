@@ -78,6 +78,14 @@ def test_a_refused_login_stops_before_anything_changes(host):
     assert ids(result["before"]) == ids(result["after"])
 
 
+def test_two_services_on_one_electric_stream_id_are_refused_before_any_change(host):
+    result = record(host, "stream_conflict")
+    assert int(result["rc"]) != 0
+    assert "service 'auth' field 'electric.stream_id': 'legal' is already used by service 'legal'" in result["out"]
+    assert "changed=0" in result["out"]
+    assert ids(result["before"]) == ids(result["after"])
+
+
 def test_frontend_only_deploy_keeps_the_backend(host):
     result = record(host, "frontend_only")
     assert int(result["rc"]) == 0

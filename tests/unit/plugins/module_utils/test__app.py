@@ -15,8 +15,8 @@ LEGAL = {
     "electric": {"enabled": True, "stream_id": "legal", "image": "electricsql/electric", "tag": "1.5.1"},
 }
 SECRETS = {"secret_key_base": "k" * 88, "electric_secret": "e" * 44, "database_password": "p@ss/w:rd"}
-SETTINGS = {"postgres_host": "shared_postgres", "healthcheck": {"interval": "2s", "timeout": "3s", "retries": 3,
-                                                                 "start_period": "60s"},
+SETTINGS = {"postgres_host": "shared_postgres",
+            "healthcheck": {"interval": "2s", "timeout": "3s", "retries": 3, "start_period": "60s"},
             "restart_policy": "unless-stopped", "stop_timeout": 30, "resources": {"backend": {"memory": "1g"}},
             "electric_storage_dir": "/app/persistent"}
 
@@ -76,8 +76,8 @@ def test_plan_component_image_missing_on_host():
     assert not plan["up_to_date"] and "the image is not on this host yet" in plan["reasons"]
 
 
-def specs(service=LEGAL, secrets=SECRETS, settings=SETTINGS):
-    return _app.container_specs(_fleet.build_fleet([service])[0], secrets, settings)
+def specs(service=None, secrets=None, settings=None):
+    return _app.container_specs(_fleet.build_fleet([service or LEGAL])[0], secrets or SECRETS, settings or SETTINGS)
 
 
 def test_container_specs_components_env_and_healthchecks():
