@@ -1,18 +1,20 @@
 """End to end: `make demo`'s own script, run under names of its own, then everything it promises.
 
-Two runs of scripts/demo (the script `make demo` runs), each over SSH against Hetzner-like servers:
+Three runs of scripts/demo (the script `make demo` runs), each over SSH against Hetzner-like servers:
 
 1. inventories/local/hosts.yml on a new server: the registries, Pebble and its DNS start, build_push.yml
    builds and pushes the stand-in apps, site.yml deploys PostgreSQL, nginx, certificates from Pebble
    and the three services with Electric, status.yml shows them. Then, from a container on the
    demo network, HTTPS with Pebble's root to /, /api/, /health and /electric/v1/health of each.
-2. inventories/local-two-servers with a fourth service added to the fleet (an extra vars file),
+2. inventories/local-two-servers with a fourth service added to the fleet (one item more in the
+   fleet file of an inventory source given after the demo's),
    in one run with Ansible's forks on two servers: the first server (the one of run 1) runs every
    service but enforcement, so the new service comes up there (database in the running cluster,
    nginx site, certificate, containers) while every container already there keeps its id; the
    second server is handed over without Docker (tests/images/server-bare): docker_host installs
    Docker Engine and compose v2 from Debian's packages, then it gets its own PostgreSQL, nginx,
    certificate and enforcement. Both serve over HTTPS.
+3. run 2 again: nothing is built or pushed, site.yml changes nothing, every container stays.
 
 Names: sertantai-test-demo-* (containers, network), loopback ports picked free, everything on tmpfs;
 removed by `scripts/demo down` before and after. The developer's own demo (sertantai-hz-local*) is
@@ -176,11 +178,22 @@ def first_run(env):
 @pytest.fixture(scope="module")
 def second_run(env, first_run, tmp_path_factory):
     """scripts/demo on two servers with a fourth service added to the fleet."""
+    # As an operator adds a service: one item in the inventory's fleet file, here in an inventory
+    # source given after the demo's own, whose group variables override the demo's fleet.
     fleet = yaml.safe_load((REPO / "inventories/local/group_vars/sertantai/fleet.yml").read_text())["sertantai_services"]
-    extra = tmp_path_factory.mktemp("fleet") / "fleet-with-reports.yml"
-    extra.write_text(yaml.safe_dump({"sertantai_services": fleet + [ADDED]}))
-    text = run_demo(env, "2-two-servers", "--inventory", "inventories/local-two-servers", "-e", "@%s" % extra)
-    return {"log": text, "ids": container_ids(SERVER)}
+    added = tmp_path_factory.mktemp("inventory-with-reports")
+    (added / "group_vars" / "sertantai").mkdir(parents=True)
+    (added / "hosts.yml").write_text("all:\n  children:\n    sertantai:\n")
+    (added / "group_vars" / "sertantai" / "fleet.yml").write_text(yaml.safe_dump({"sertantai_services": fleet + [ADDED]}))
+    text = run_demo(env, "2-two-servers", "--inventory", "inventories/local-two-servers", "-i", str(added))
+    return {"log": text, "ids": container_ids(SERVER), "args": ("--inventory", "inventories/local-two-servers", "-i", str(added))}
+
+
+@pytest.fixture(scope="module")
+def third_run(env, second_run):
+    """The same scripts/demo again: everything is in place."""
+    text = run_demo(env, "3-again", *second_run["args"])
+    return {"log": text, "ids": container_ids(SERVER), "ids_2": container_ids(SERVER_2)}
 
 
 def test_site_deploys_the_whole_stack_over_ssh(first_run):
@@ -199,11 +212,15 @@ def test_site_deploys_the_whole_stack_over_ssh(first_run):
 def test_status_shows_every_service_healthy(first_run):
     status = first_run["log"].split("==> status", 1)[1]
     assert recaps(first_run["log"], "==> status")["sertantai-hz-local"]["failed"] == 0
+    lines = [line.split() for line in status.splitlines()]
+    assert ["sertantai-hz-local:", "healthy;", "3", "services"] in lines
     for service in FLEET:
         assert "sertantai_%s_prod" % service in status
-        assert "slot electric_slot_%s" % service in status
-    rows = [line for line in status.splitlines() if "sertantai-" in line and "running" in line]
-    assert len(rows) >= 7 and all("healthy" in row and "unhealthy" not in row for row in rows), rows
+        # The Electric table: the service's instance holds its slot's lock.
+        assert any(words[:2] == [service, "active"] for words in lines), "%s: Electric not active" % service
+    # The component table: SERVICE COMPONENT LIVE-CONTAINER TAG HEALTH ...; 7 containers in all.
+    rows = [words for words in lines if len(words) > 4 and words[2].startswith("sertantai-")]
+    assert len(rows) == 7 and all(words[4] == "healthy" for words in rows), rows
 
 
 def test_each_service_answers_https_with_a_certificate_from_pebble(first_run):
@@ -245,3 +262,11 @@ def test_a_bare_server_gets_docker_from_the_role_and_serves(second_run):
     assert "sertantai-legal-blue" not in ids
     assert "sertantai_enforcement_prod" in databases(SERVER_2)
     assert_served(https([("enforcement.sertantai.test", ADDRESS_2)]), "enforcement.sertantai.test")
+
+
+def test_a_second_run_builds_nothing_and_changes_nothing(second_run, third_run):
+    assert "build_push.yml -e" not in third_run["log"]
+    recap = recaps(third_run["log"], "deploying: ansible-playbook")
+    assert sorted(recap) == ["sertantai-hz-local", "sertantai-hz-local-2"]
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap
+    assert third_run["ids"] == second_run["ids"]
