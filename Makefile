@@ -1,5 +1,5 @@
 # The two commands of the README. Each sets up what it needs (idempotent, fast when present).
-#   make demo   deploy the stack, as far as it is built, to a local Hetzner-like server over SSH
+#   make demo   build, push and deploy the whole stack to a local Hetzner-like server over SSH (docs/demo.md)
 #   make test   every quality gate and test suite; ends with a pytest summary line
 SHELL := /bin/bash
 VENV := .venv
@@ -21,7 +21,7 @@ demo: setup
 	@scripts/demo
 
 demo-down:
-	@scripts/local-server down
+	@scripts/demo down
 
 lint:
 	@echo "==> yamllint"; $(BIN)/yamllint --strict .

@@ -40,6 +40,9 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/health":
             self._send(200, {"status": "ok"})
+        elif path == "/":
+            # The root route of the API: what nginx serves at / for a service without a frontend.
+            self._send(200, {"service": SERVICE, "hostname": HOSTNAME})
         elif path == "/v1/health":
             waited = time.monotonic() - Handler.listening_since
             waiting_for = float(os.environ.get("HEALTH_WAITING_SECONDS") or 0)

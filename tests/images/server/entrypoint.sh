@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Start the server's own dockerd, then sshd in the foreground.
+# Start the server's own dockerd (when Docker is installed), then sshd in the foreground.
 # SERVER_AUTHORIZED_KEY: the public key allowed to log in as root.
 # SERVER_INSECURE_REGISTRIES: space-separated registries the engine may use over plain HTTP.
+# SERVER_FORWARDS: space-separated <port>=<address>:<port>; each listens on 127.0.0.1:<port> of the
+#   server and forwards to <address>:<port>. The demo's registries run beside the server, and the
+#   server reaches them as localhost:<port>, the names the images are pushed under on the machine
+#   (Docker talks plain HTTP to a registry on localhost without any configuration).
+# Shared with tests/images/server-bare (a server without Docker until docker_host installs it; the
+# entrypoint then starts dockerd at each container start, as an enabled service starts at boot).
 set -euo pipefail
 ssh-keygen -A >/dev/null
 if [ -n "${SERVER_AUTHORIZED_KEY:-}" ]; then
     printf '%s\n' "$SERVER_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
     chmod 600 /root/.ssh/authorized_keys
 fi
-mkdir -p /etc/docker
-if [ -n "${SERVER_INSECURE_REGISTRIES:-}" ] && [ ! -f /etc/docker/daemon.json ]; then
-    # shellcheck disable=SC2086  # a space-separated list, split on purpose
-    printf '{"insecure-registries": [%s]}\n' \
-        "$(printf '"%s",' $SERVER_INSECURE_REGISTRIES | sed 's/,$//')" > /etc/docker/daemon.json
-fi
-nohup dockerd >/var/log/dockerd.log 2>&1 &
-for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && break
-    sleep 0.5
+for forward in ${SERVER_FORWARDS:-}; do
+    port=${forward%%=*} target=${forward#*=}
+    [[ "$port" =~ ^[0-9]+$ && "$target" =~ ^[^:]+:[0-9]+$ ]] \
+        || { echo "SERVER_FORWARDS: '$forward' is not <port>=<address>:<port>" >&2; exit 1; }
+    nohup socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:$target" >"/var/log/forward-$port.log" 2>&1 &
 done
+if command -v dockerd >/dev/null; then
+    mkdir -p /etc/docker
+    if [ -n "${SERVER_INSECURE_REGISTRIES:-}" ] && [ ! -f /etc/docker/daemon.json ]; then
+        # shellcheck disable=SC2086  # a space-separated list, split on purpose
+        printf '{"insecure-registries": [%s]}\n' \
+            "$(printf '"%s",' $SERVER_INSECURE_REGISTRIES | sed 's/,$//')" > /etc/docker/daemon.json
+    fi
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+fi
 exec /usr/sbin/sshd -D -e

@@ -1,0 +1,272 @@
+"""End to end: `make demo`'s own script, run under names of its own, then everything it promises.
+
+Three runs of scripts/demo (the script `make demo` runs), each over SSH against Hetzner-like servers:
+
+1. inventories/local/hosts.yml on a new server: the registries, Pebble and its DNS start, build_push.yml
+   builds and pushes the stand-in apps, site.yml deploys PostgreSQL, nginx, certificates from Pebble
+   and the three services with Electric, status.yml shows them. Then, from a container on the
+   demo network, HTTPS with Pebble's root to /, /api/, /health and /electric/v1/health of each.
+2. inventories/local-two-servers with a fourth service added to the fleet (one item more in the
+   fleet file of an inventory source given after the demo's),
+   in one run with Ansible's forks on two servers: the first server (the one of run 1) runs every
+   service but enforcement, so the new service comes up there (database in the running cluster,
+   nginx site, certificate, containers) while every container already there keeps its id; the
+   second server is handed over without Docker (tests/images/server-bare): docker_host installs
+   Docker Engine and compose v2 from Debian's packages, then it gets its own PostgreSQL, nginx,
+   certificate and enforcement. Both serve over HTTPS.
+3. run 2 again: nothing is built or pushed, site.yml changes nothing, every container stays.
+
+Names: sertantai-test-demo-* (containers, network), loopback ports picked free, everything on tmpfs;
+removed by `scripts/demo down` before and after. The developer's own demo (sertantai-hz-local*) is
+never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.docker import docker, remove_containers
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "sertantai-test-demo"
+NET = "10.213.91"
+SERVER, SERVER_2 = PREFIX, PREFIX + "-2"
+ADDRESS, ADDRESS_2 = NET + ".20", NET + ".21"
+CURL = PREFIX + "-curl"
+STATE = REPO / ".state" / "demo" / PREFIX
+LOGS = REPO / ".state" / "e2e"
+PATHS = ("/", "/api/", "/health", "/electric/v1/health")
+FLEET = ("legal", "auth", "enforcement")
+ADDED = {
+    "name": "reports",
+    "domain": "reports.sertantai.test",
+    "database": "sertantai_reports_prod",
+    "extensions": ["citext"],
+    "backend": {"image": "{{ demo_registry }}/sertantai-reports-backend", "tag": "latest", "port": 4003},
+    "frontend": {"image": "{{ demo_registry }}/sertantai-reports-frontend", "tag": "latest", "port": 3000},
+    "electric": {"enabled": True, "stream_id": "reports", "image": "{{ demo_electric_image }}", "tag": "latest"},
+}
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_env():
+    env = dict(os.environ)
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    env.update(
+        SERTANTAI_DEMO_PREFIX=PREFIX,
+        SERTANTAI_DEMO_NET=NET,
+        SERTANTAI_DEMO_STORAGE="tmpfs",
+        SERTANTAI_DEMO_REGISTRY_PORT=str(free_port()),
+        SERTANTAI_DEMO_HUB_PORT=str(free_port()),
+        SERTANTAI_LOCAL_SSH_PORT=str(free_port()),
+        SERTANTAI_LOCAL_SSH_PORT_2=str(free_port()),
+        # Requests go from a container on the demo network; nothing is published on this machine.
+        SERTANTAI_DEMO_HTTPS_PORT="",
+        SERTANTAI_DEMO_HTTPS_PORT_2="",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    return env
+
+
+def run_demo(env, name, *args):
+    """scripts/demo with the test's names; its output goes to .state/e2e/<name>.log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / (name + ".log")
+    start = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run([str(REPO / "scripts" / "demo"), *args], cwd=str(REPO), env=env, stdout=out,
+                              stderr=subprocess.STDOUT, timeout=3600, check=False)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    print("scripts/demo %s: rc=%d in %.0f s (log: %s)" % (" ".join(args), proc.returncode, time.monotonic() - start, log))
+    assert proc.returncode == 0, "scripts/demo %s failed; last lines of %s:\n%s" % (
+        " ".join(args), log, "\n".join(text.splitlines()[-60:]))
+    return text
+
+
+def recaps(text, playbook_marker):
+    """{host: {ok: n, changed: n, failed: n, ...}} of the PLAY RECAP that follows playbook_marker."""
+    section = text.split(playbook_marker, 1)[1].split("PLAY RECAP", 1)[1].split("\n\n", 1)[0]
+    result = {}
+    for line in section.splitlines()[1:]:
+        if ":" in line:
+            host, counts = line.split(":", 1)
+            result[host.strip()] = {k: int(v) for k, v in (item.split("=") for item in counts.split())}
+    return result
+
+
+def down(env):
+    subprocess.run([str(REPO / "scripts" / "demo"), "down"], cwd=str(REPO), env=env, capture_output=True, check=False)
+    remove_containers(CURL)
+
+
+def pebble_root():
+    """The root Pebble issues under, read from Pebble itself (not from what the demo saved)."""
+    return docker("exec", PREFIX + "-pebble", "curl", "-sf", "--cacert", "/etc/pebble/ca.pem",
+                  "https://localhost:15000/roots/0").stdout
+
+
+def https(targets):
+    """{(domain, path): (status, body)} for HTTPS requests from a throwaway container on the demo
+    network, trusting only Pebble's root, each domain resolved to the given server address."""
+    script = ["printf '%s' \"$CA\" > /tmp/ca.pem"]
+    for domain, address in targets:
+        for path in PATHS:
+            script.append(
+                "code=$(curl -s -o /tmp/body -w '%%{http_code}' --max-time 20 --cacert /tmp/ca.pem "
+                "--resolve %s:443:%s https://%s%s); printf '%s %s %%s %%s\\n' \"$code\" \"$(head -c 300 /tmp/body | tr '\\n' ' ')\""
+                % (domain, address, domain, path, domain, path))
+    remove_containers(CURL)
+    out = docker("run", "--rm", "--name", CURL, "--network", PREFIX + "-net", "-e", "CA=" + pebble_root(),
+                 "sertantai-test/electric:latest", "sh", "-c", "\n".join(script)).stdout
+    answers = {}
+    for line in out.splitlines():
+        domain, path, code, body = (line.split(" ", 3) + [""])[:4]
+        answers[(domain, path)] = (code, body)
+    return answers
+
+
+def assert_served(answers, domain):
+    for path in PATHS:
+        code, body = answers[(domain, path)]
+        assert code == "200", "https://%s%s answered %s: %s" % (domain, path, code, body)
+    assert '"status":"active"' in answers[(domain, "/electric/v1/health")][1]
+    assert '"service":"%s"' % domain.split(".")[0] in answers[(domain, "/api/")][1]
+
+
+def container_ids(server):
+    out = docker("exec", server, "docker", "ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}}").stdout
+    return {name: (cid, state) for name, cid, state in (line.split() for line in out.splitlines())}
+
+
+def databases(server):
+    return docker("exec", server, "docker", "exec", "shared_postgres", "psql", "-XAtq", "-U", "postgres", "-c",
+                  "SELECT datname FROM pg_database").stdout.split()
+
+
+@pytest.fixture(scope="module")
+def env(docker_engine):
+    env = demo_env()
+    down(env)
+    shutil.rmtree(STATE, ignore_errors=True)
+    yield env
+    down(env)
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    """scripts/demo on one new server (inventories/local/hosts.yml)."""
+    text = run_demo(env, "1-one-server")
+    return {"log": text, "ids": container_ids(SERVER)}
+
+
+@pytest.fixture(scope="module")
+def second_run(env, first_run, tmp_path_factory):
+    """scripts/demo on two servers with a fourth service added to the fleet."""
+    # As an operator adds a service: one item in the inventory's fleet file, here in an inventory
+    # source given after the demo's own, whose group variables override the demo's fleet.
+    fleet = yaml.safe_load((REPO / "inventories/local/group_vars/sertantai/fleet.yml").read_text())["sertantai_services"]
+    added = tmp_path_factory.mktemp("inventory-with-reports")
+    (added / "group_vars" / "sertantai").mkdir(parents=True)
+    (added / "hosts.yml").write_text("all:\n  children:\n    sertantai:\n")
+    (added / "group_vars" / "sertantai" / "fleet.yml").write_text(yaml.safe_dump({"sertantai_services": fleet + [ADDED]}))
+    text = run_demo(env, "2-two-servers", "--inventory", "inventories/local-two-servers", "-i", str(added))
+    return {"log": text, "ids": container_ids(SERVER), "args": ("--inventory", "inventories/local-two-servers", "-i", str(added))}
+
+
+@pytest.fixture(scope="module")
+def third_run(env, second_run):
+    """The same scripts/demo again: everything is in place."""
+    text = run_demo(env, "3-again", *second_run["args"])
+    return {"log": text, "ids": container_ids(SERVER), "ids_2": container_ids(SERVER_2)}
+
+
+def test_site_deploys_the_whole_stack_over_ssh(first_run):
+    recap = recaps(first_run["log"], "deploying: ansible-playbook")
+    assert list(recap) == ["sertantai-hz-local"] and recap["sertantai-hz-local"]["failed"] == 0
+    assert recap["sertantai-hz-local"]["changed"] > 0
+    # build_push.yml built and pushed each service's images (the registry started empty).
+    for service in FLEET:
+        assert "build_push.yml -e service=%s" % service in first_run["log"]
+    for service in FLEET:
+        for suffix in ("blue", "electric-blue"):
+            assert first_run["ids"]["sertantai-%s-%s" % (service, suffix)][1] == "running"
+    assert first_run["ids"]["shared_postgres"][1] == "running" and first_run["ids"]["nginx"][1] == "running"
+
+
+def test_status_shows_every_service_healthy(first_run):
+    status = first_run["log"].split("==> status", 1)[1]
+    assert recaps(first_run["log"], "==> status")["sertantai-hz-local"]["failed"] == 0
+    lines = [line.split() for line in status.splitlines()]
+    assert ["sertantai-hz-local:", "healthy;", "3", "services"] in lines
+    for service in FLEET:
+        assert "sertantai_%s_prod" % service in status
+        # The Electric table: the service's instance holds its slot's lock.
+        assert any(words[:2] == [service, "active"] for words in lines), "%s: Electric not active" % service
+    # The component table: SERVICE COMPONENT LIVE-CONTAINER TAG HEALTH ...; 7 containers in all.
+    rows = [words for words in lines if len(words) > 4 and words[2].startswith("sertantai-")]
+    assert len(rows) == 7 and all(words[4] == "healthy" for words in rows), rows
+
+
+def test_each_service_answers_https_with_a_certificate_from_pebble(first_run):
+    answers = https([(s + ".sertantai.test", ADDRESS) for s in FLEET])
+    for service in FLEET:
+        assert_served(answers, service + ".sertantai.test")
+    # / is the frontend where the service has one, else the API's root.
+    assert "legal frontend" in answers[("legal.sertantai.test", "/")][1]
+    assert '"service":"auth"' in answers[("auth.sertantai.test", "/")][1]
+
+
+def test_one_run_deploys_two_servers_in_parallel(second_run):
+    recap = recaps(second_run["log"], "deploying: ansible-playbook")
+    assert sorted(recap) == ["sertantai-hz-local", "sertantai-hz-local-2"]
+    assert all(counts["failed"] == 0 for counts in recap.values())
+    status = recaps(second_run["log"], "==> status")
+    assert sorted(status) == sorted(recap) and all(counts["failed"] == 0 for counts in status.values())
+
+
+def test_an_added_service_comes_up_and_the_others_keep_their_containers(first_run, second_run):
+    before, after = first_run["ids"], second_run["ids"]
+    kept = {name: after.get(name) for name in before}
+    assert kept == before, "containers replaced or gone: %s" % {n: (before[n], kept[n]) for n in before if kept[n] != before[n]}
+    assert {"sertantai-reports-blue", "sertantai-reports-frontend-blue", "sertantai-reports-electric-blue"} <= set(after)
+    assert "sertantai_reports_prod" in databases(SERVER)
+    answers = https([("reports.sertantai.test", ADDRESS), ("legal.sertantai.test", ADDRESS), ("auth.sertantai.test", ADDRESS)])
+    for service in ("reports", "legal", "auth"):
+        assert_served(answers, service + ".sertantai.test")
+
+
+def test_a_bare_server_gets_docker_from_the_role_and_serves(second_run):
+    # The image had no Docker: these packages are what docker_host installed (Debian 13's).
+    packages = docker("exec", SERVER_2, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n",
+                      "docker.io", "docker-compose").stdout
+    assert sorted(packages.splitlines()) == ["docker-compose installed", "docker.io installed"], packages
+    assert docker("exec", SERVER_2, "docker", "compose", "version", "--short").stdout.strip()[:1] == "2"
+    ids = container_ids(SERVER_2)
+    assert {"shared_postgres", "nginx", "sertantai-enforcement-blue", "sertantai-enforcement-electric-blue"} <= set(ids)
+    assert "sertantai-legal-blue" not in ids
+    assert "sertantai_enforcement_prod" in databases(SERVER_2)
+    assert_served(https([("enforcement.sertantai.test", ADDRESS_2)]), "enforcement.sertantai.test")
+
+
+def test_a_second_run_builds_nothing_and_changes_nothing(second_run, third_run):
+    assert "build_push.yml -e" not in third_run["log"]
+    recap = recaps(third_run["log"], "deploying: ansible-playbook")
+    assert sorted(recap) == ["sertantai-hz-local", "sertantai-hz-local-2"]
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap
+    assert third_run["ids"] == second_run["ids"]
