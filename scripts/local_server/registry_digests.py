@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What a registry holds under some tags, in one process (scripts/local_server/demo.yml).
 
     registry_digests.py http://127.0.0.1:5000 repo:tag [repo:tag ...] < credentials
