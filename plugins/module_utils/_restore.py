@@ -30,10 +30,11 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import (
     CHECKS,
+    build_snapshot,
     compare_snapshots,
     display_table,
-    read_snapshot,
     row_count_sql,
+    snapshot_sql,
 )
 
 # The migrations table belongs to the target: its backend's migrations filled it at start (a
@@ -192,16 +193,25 @@ def parse_major(text):
 # The source snapshot as a file
 # --------------------------------------------------------------------------------------------
 
+VERSION_COLUMNS = ("current_setting('server_version_num')::int AS server_version_num, "
+                   "current_setting('server_version') AS server_version")
+
+
 def read_server_version(runner, database):
-    rows = runner.query("SELECT current_setting('server_version_num')::int AS num, "
-                        "current_setting('server_version') AS text", database=database)
-    return dict(num=int(rows[0]["num"]), text=rows[0]["text"])
+    rows = runner.query("SELECT %s" % VERSION_COLUMNS, database=database)
+    return dict(num=int(rows[0]["server_version_num"]), text=rows[0]["server_version"])
+
+
+def read_snapshot_and_version(runner, database, schemas):
+    """The schema snapshot and the server version in one statement (one docker exec, one round trip)."""
+    rows = runner.query("SELECT s.*, %s FROM (%s) AS s" % (VERSION_COLUMNS, snapshot_sql(schemas)), database=database)
+    row = rows[0] if rows else {}
+    return build_snapshot(row), dict(num=int(row["server_version_num"]), text=row["server_version"])
 
 
 def read_source_document(runner, database, schemas):
     """Snapshot + server version of the source, as one JSON-serialisable document."""
-    version = read_server_version(runner, database)
-    snapshot, _counts = read_snapshot(runner, database, schemas)
+    snapshot, version = read_snapshot_and_version(runner, database, schemas)
     return dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
                 server_version_num=version["num"], server_version=version["text"], schema=snapshot)
 
@@ -534,7 +544,7 @@ def summary_lines(rows, total_seconds=None):
         total += r["rows"] or 0
         seconds = "n/a" if r["seconds"] is None else "%.3f" % r["seconds"]
         lines.append("%-*s  %10s  %9s" % (width, display_table(r["table"]), r["rows"], seconds))
-    tail = "%-*s  %10d" % (width, "total", total)
+    tail = "%-*s  %10s" % (width, "total", total)
     if total_seconds:
         tail += "  %9.3f  (%d rows/s)" % (total_seconds, total / total_seconds if total_seconds else 0)
     lines.append(tail)

@@ -305,11 +305,11 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     gate_message,
     gate_result,
     parse_tool_version,
-    read_server_version,
+    read_snapshot_and_version,
     read_source_document,
     source_params,
 )
-from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message, read_snapshot
+from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message
 
 
 def read_restore_tool(module, params):
@@ -361,8 +361,7 @@ def main():
     runner = None
     try:
         runner = runner_from_params(params, module.run_command, database=params["database"])
-        target_server = read_server_version(runner, params["database"])
-        target, _counts = read_snapshot(runner, params["database"], params["schemas"])
+        target, target_server = read_snapshot_and_version(runner, params["database"], params["schemas"])
     except PgError as exc:
         module.fail_json(msg="cannot read the target database '%s': %s" % (params["database"], exc.message))
     finally:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PG15_IMAGE, PG_IMAGE, start_pg
+from tests.conftest import PG15_IMAGE, PG_IMAGE
 from tests.support.ansible import run_module
 from tests.support.docker import PREFIX, docker, remove_containers, wait_until
 

@@ -476,3 +476,20 @@ def test_different_counts_fail_with_each_table():
 def test_restore_data_rejects_bad_input(kwargs, words):
     with pytest.raises(restore.RestoreFailed, match=words):
         run_restore(FakeRunner(RESTORE_TABLES, {}), FakeCli(RESTORE_TOC), **kwargs)
+
+
+def test_snapshot_and_version_come_in_one_statement():
+    class OneQuery:
+        def __init__(self):
+            self.sql = []
+
+        def query(self, sql, database=None):
+            self.sql.append(sql)
+            return [dict(tables=[dict(schema="public", table="t", relkind="r")], columns=[], constraints=[], indexes=[],
+                         server_version_num=160014, server_version="16.14")]
+
+    runner = OneQuery()
+    document = restore.read_source_document(runner, "dev", ["public"])
+    assert len(runner.sql) == 1 and "server_version_num" in runner.sql[0]
+    assert document["server_version_num"] == 160014 and document["server_version"] == "16.14"
+    assert list(document["schema"]) == ["public.t"] and document["schemas"] == ["public"]
