@@ -337,6 +337,18 @@ def read_kept_sequences(runner, database, schemas, keep_tables):
                   if is_kept(key_of(r["table_schema"], r["table_name"]), keep_tables))
 
 
+def read_catalog(runner, database, schemas, keep_tables):
+    """read_tables() and read_kept_sequences() in one statement: (table keys, kept sequence keys)."""
+    sql = ("SELECT (SELECT coalesce(json_agg(t), '[]'::json) FROM (%s) AS t) AS tables, "
+           "(SELECT coalesce(json_agg(q), '[]'::json) FROM (%s) AS q) AS sequences"
+           % (TABLES_SQL % literal_list(schemas), OWNED_SEQUENCES_SQL % literal_list(schemas)))
+    row = runner.query(sql, database=database)[0]
+    tables = [key_of(r["schema"], r["name"]) for r in row["tables"]]
+    sequences = sorted(key_of(r["schema"], r["name"]) for r in row["sequences"]
+                       if is_kept(key_of(r["table_schema"], r["table_name"]), keep_tables))
+    return tables, sequences
+
+
 def restored_tables(table_keys, keep_tables):
     return [key for key in table_keys if not is_kept(key, keep_tables)]
 
@@ -586,10 +598,9 @@ def restore_data(runner, cli, container, database, dump, schemas=("public",), ke
         if jobs < 0:
             raise RestoreError("jobs is %d: use 0 (one per table with data, at most one per CPU) or a positive number" % jobs)
         keep_tables = validate_keep_tables(keep_tables)
-        tables = read_tables(runner, database, schemas)
+        tables, kept_sequences = read_catalog(runner, database, schemas, keep_tables)
         restore_keys = restored_tables(tables, keep_tables)
         kept_keys = [key for key in tables if is_kept(key, keep_tables)]
-        kept_sequences = read_kept_sequences(runner, database, schemas, keep_tables)
         statement = truncate_sql(restore_keys)
         if check_mode:
             if statement:

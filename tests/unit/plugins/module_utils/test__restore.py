@@ -375,11 +375,12 @@ class FakeRunner:
         self.executed = []
 
     def query(self, sql, database=None):
-        if "pg_depend" in sql:
-            return [dict(schema="public", name=s, table_schema="public", table_name=t) for s, t in self.sequences]
         if "row_count" in sql:
             return [dict(table_key=k, row_count=self.rows.get(k, 0)) for k in self.tables]
-        return [dict(schema=k.split(".")[0], name=k.split(".", 1)[1]) for k in self.tables]
+        assert "pg_depend" in sql  # tables and owned sequences in one statement
+        return [dict(tables=[dict(schema=k.split(".")[0], name=k.split(".", 1)[1]) for k in self.tables],
+                     sequences=[dict(schema="public", name=s, table_schema="public", table_name=t)
+                                for s, t in self.sequences])]
 
     def execute(self, sql, database=None):
         self.executed.append(sql)
@@ -493,3 +494,11 @@ def test_snapshot_and_version_come_in_one_statement():
     assert len(runner.sql) == 1 and "server_version_num" in runner.sql[0]
     assert document["server_version_num"] == 160014 and document["server_version"] == "16.14"
     assert list(document["schema"]) == ["public.t"] and document["schemas"] == ["public"]
+
+
+def test_read_catalog_keeps_the_sequences_of_kept_tables_only():
+    runner = FakeRunner(["public.schema_migrations", "public.uk_lrt"], {},
+                        sequences=[("schema_migrations_id_seq", "schema_migrations"), ("uk_lrt_id_seq", "uk_lrt")])
+    tables, sequences = restore.read_catalog(runner, "prod", ["public"], ["schema_migrations"])
+    assert tables == ["public.schema_migrations", "public.uk_lrt"]
+    assert sequences == ["public.schema_migrations_id_seq"]
