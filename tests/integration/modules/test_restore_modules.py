@@ -75,6 +75,16 @@ def test_gate_reads_the_source_on_the_controller_and_passes(pg_server, databases
 
 
 @pytest.mark.docker
+def test_gate_reads_a_source_container_on_the_controller(pg_server, databases):
+    source, target = databases
+    result = run_module("schema_gate", dict(pg_container=pg_server.container, database=target,
+                                            source=dict(container=pg_server.container, database=source)))
+    assert not result.get("failed"), result.get("msg")
+    assert result["passed"] and result["source_database"] == source
+    assert "source_snapshot" in result["invocation"]["module_args"]
+
+
+@pytest.mark.docker
 def test_gate_reads_a_source_container_on_the_target(pg_server, databases):
     source, target = databases
     result = run_module("schema_gate", dict(pg_container=pg_server.container, database=target,
