@@ -235,7 +235,11 @@ def main():
     finally:
         remove_containers(CONTAINER)
 
-    row = dict(load_1m="%.2f" % load, cpus=os.cpu_count(), repeat=args.repeat)
+    # every key in every row (empty when a part was skipped): the TSV header is the first row's keys
+    row = dict.fromkeys(["load_1m", "cpus", "repeat", "tables", "rows", "jobs", "bare_1_rows_s", "bare_n_rows_s",
+                         "ours_1_rows_s", "ours_n_rows_s", "ours_vs_bare_1", "ours_vs_bare_n", "ours_parallel_vs_single",
+                         "gate_tables", "startup_s", "gate_s", "snapshots_parity_s"], "")
+    row.update(load_1m="%.2f" % load, cpus=os.cpu_count(), repeat=args.repeat)
     print()
     if tp:
         m, total = tp["medians"], tp["total"]
@@ -273,11 +277,10 @@ def main():
         print("speed-up of the gate: %.1fx" % (gate["snapshots"] / gate["gate"]))
         row.update(gate_tables=args.gate_tables, startup_s="%.2f" % gate["empty"], gate_s="%.2f" % gate["gate"],
                    snapshots_parity_s="%.2f" % gate["snapshots"])
-    if tp and gate:
-        path = append_result("restore", row)
-        print("appended to %s" % path.relative_to(_common.REPO))
-    else:
-        print("(a partial run is not appended to bench/results/restore.tsv)")
+    row["load_1m_end"] = "%.2f" % os.getloadavg()[0]
+    path = append_result("restore", row)
+    print("load average %.2f at the start, %s at the end; appended to %s"
+          % (load, row["load_1m_end"], path.relative_to(_common.REPO)))
 
 
 if __name__ == "__main__":
