@@ -36,14 +36,24 @@ options:
     required: true
     suboptions:
       backend:
-        description: "C({image: <reference>, spec: <hash of the settings>})."
+        description: What the backend should run.
         type: dict
+        suboptions: &component
+          image:
+            description: The image reference (C(name:tag)).
+            type: str
+            required: true
+          spec:
+            description: A hash of the settings (the C(spec) of the C(sertantai.deploy.app_containers) filter).
+            type: str
       frontend:
-        description: "C({image: <reference>, spec: <hash of the settings>})."
+        description: What the frontend should run.
         type: dict
+        suboptions: *component
       electric:
-        description: "C({image: <reference>, spec: <hash of the settings>})."
+        description: What Electric should run.
         type: dict
+        suboptions: *component
   routes_file:
     description: The nginx routes file of the service; missing means no route yet.
     type: path

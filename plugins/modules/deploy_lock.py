@@ -160,8 +160,8 @@ def main():
         result["age_seconds"] = _lock.age_seconds(exc.holder or {}, now)
         module.fail_json(msg=exc.message, **result)
     except (IOError, OSError) as exc:
-        module.fail_json(msg="could not %s the deploy lock %s: %s" % ("take" if params["state"] == "present" else "release",
-                                                                       path, exc), **result)
+        action = "take" if params["state"] == "present" else "release"
+        module.fail_json(msg="could not %s the deploy lock %s: %s" % (action, path, exc), **result)
     if result["holder"]:
         result["age_seconds"] = _lock.age_seconds(result["holder"], now)
     module.exit_json(**result)

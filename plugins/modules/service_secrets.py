@@ -106,7 +106,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             dir=dict(type="path", required=True),
-            secrets=dict(type="list", elements="dict", required=True, options=dict(
+            # The list names the secrets; their values (the value suboption) are no_log themselves.
+            secrets=dict(type="list", elements="dict", required=True, no_log=False, options=dict(
                 name=dict(type="str", required=True),
                 bytes=dict(type="int", default=32),
                 value=dict(type="str", no_log=True),

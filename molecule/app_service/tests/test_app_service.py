@@ -1,8 +1,20 @@
-"""Verify the app deploy on the server (testinfra)."""
+"""Verify the app deploy on the server (testinfra): the end state of site.yml and what side_effect.yml recorded."""
 
 import json
 
 CURL = "curl -sk --max-time 5 --resolve {d}:443:127.0.0.1 https://{d}{p}"
+
+
+def record(host, name):
+    return json.loads(host.file("/root/app_%s.json" % name).content_string)
+
+
+def names(lines):
+    return sorted(line.split()[0] for line in lines)
+
+
+def ids(lines):
+    return dict(line.split()[:2] for line in lines)
 
 
 def running(host, service):
@@ -10,8 +22,11 @@ def running(host, service):
     return sorted(out.stdout.split())
 
 
-def test_each_component_runs_one_colour(host):
-    assert running(host, "legal") == ["sertantai-legal-blue", "sertantai-legal-electric-blue", "sertantai-legal-frontend-blue"]
+def test_each_component_runs_exactly_one_colour(host):
+    legal = running(host, "legal")
+    assert len(legal) == 3
+    assert sorted(name.rsplit("-", 1)[0] for name in legal) == \
+        ["sertantai-legal", "sertantai-legal-electric", "sertantai-legal-frontend"]
     assert running(host, "auth") == ["sertantai-auth-blue"]
 
 
@@ -21,3 +36,133 @@ def test_api_frontend_and_electric_answer_through_nginx(host):
     assert "legal frontend" in host.run(CURL.format(d="legal.sertantai.test", p="/")).stdout
     health = json.loads(host.run(CURL.format(d="legal.sertantai.test", p="/electric/v1/health")).stdout)
     assert health == {"status": "active"}
+    assert json.loads(host.run(CURL.format(d="auth.sertantai.test", p="/api/x")).stdout)["service"] == "auth"
+
+
+def test_no_service_container_publishes_a_port_and_all_have_healthchecks(host):
+    for name in running(host, "legal") + running(host, "auth"):
+        info = json.loads(host.run("docker inspect %s" % name).stdout)[0]
+        assert not any(info["HostConfig"]["PortBindings"].values()), name
+        assert list(info["NetworkSettings"]["Networks"]) == ["infra_network"], name
+        test = info["Config"]["Healthcheck"]["Test"]
+        assert test[1] == ("curl" if "-electric-" in name else "wget"), (name, test)
+        assert info["State"]["Health"]["Status"] == "healthy", name
+
+
+def test_secrets_are_private_files_and_reach_the_containers(host):
+    for secret in ("secret_key_base", "electric_secret"):
+        f = host.file("/opt/sertantai/secrets/legal/" + secret)
+        assert f.mode == 0o600 and f.user == "root"
+        assert len(f.content_string.strip()) >= 40
+    assert host.file("/opt/sertantai/secrets/legal").mode == 0o700
+
+
+def test_secrets_stay_the_same_across_runs(host):
+    sums = record(host, "secret_sums")
+    assert sums["before"] and sums["before"] == sums["after"]
+
+
+def test_secrets_appear_nowhere_in_a_vvv_run(host):
+    result = record(host, "secrets")
+    assert int(result["rc"]) == 0 and result["out_length"] > 10000
+    assert result["leaks"] == 0
+    assert result["registry_password_leaked"] is False
+
+
+def test_a_refused_login_stops_before_anything_changes(host):
+    result = record(host, "denied")
+    assert int(result["rc"]) != 0
+    assert "could not log in to localhost:5000" in result["out"] and "Nothing was changed" in result["out"]
+    assert "expire" in result["out"]
+    assert "expired-token" not in result["out"]
+    assert ids(result["before"]) == ids(result["after"])
+
+
+def test_two_services_on_one_electric_stream_id_are_refused_before_any_change(host):
+    result = record(host, "stream_conflict")
+    assert int(result["rc"]) != 0
+    assert "service 'auth' field 'electric.stream_id': 'legal' is already used by service 'legal'" in result["out"]
+    assert "changed=0" in result["out"]
+    assert ids(result["before"]) == ids(result["after"])
+
+
+def test_frontend_only_deploy_keeps_the_backend(host):
+    result = record(host, "frontend_only")
+    assert int(result["rc"]) == 0
+    before, after = ids(result["before"]), ids(result["after"])
+    backend = [n for n in before if n.startswith("sertantai-legal-") and n.rsplit("-", 1)[0] == "sertantai-legal"]
+    assert len(backend) == 1 and after.get(backend[0]) == before[backend[0]]
+    old_frontend = [n for n in before if n.startswith("sertantai-legal-frontend-")]
+    new_frontend = [n for n in after if n.startswith("sertantai-legal-frontend-")]
+    assert old_frontend != new_frontend and len(new_frontend) == 1
+
+
+def test_check_only_and_check_mode_change_nothing(host):
+    result = record(host, "checks")
+    assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
+    assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
+    assert ids(result["before"]) == ids(result["after"])
+
+
+def test_a_backend_that_never_becomes_healthy_leaves_the_old_one_serving(host):
+    result = record(host, "never_healthy")
+    assert int(result["rc"]) != 0
+    out = result["out"]
+    assert "did not become healthy" in out and "keeps serving" in out
+    assert "running migrations" in out, "the failure shows the last log lines"
+    live_backend = [n for n in ids(result["before"]) if n.rsplit("-", 1)[0] == "sertantai-legal"][0]
+    who = json.loads(result["who"])
+    assert who["service"] == "legal" and who["hostname"] == ids(result["before"])[live_backend][:12]
+    states = dict((line.split()[0], line.split()[2]) for line in result["containers"])
+    assert states[live_backend] == "running"
+    candidate = [n for n in states if n.rsplit("-", 1)[0] == "sertantai-legal" and n != live_backend][0]
+    assert states[candidate] == "exited", "the failed candidate is kept, stopped, for its logs"
+
+
+def test_migrate_runs_in_the_new_backend_and_logs_are_shown(host):
+    result = record(host, "migrate")
+    assert int(result["rc"]) == 0
+    assert "migrations up to date" in result["out"]
+    assert "==> sertantai-legal-" in result["out"]
+    backends = [line for line in result["containers"] if line.split()[0].rsplit("-", 1)[0] == "sertantai-legal"]
+    assert len(backends) == 1 and backends[0].endswith("running"), "the failed candidate was cleaned up"
+
+
+def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(host):
+    result = record(host, "race")
+    assert sorted(result["rcs"]) == [0, 2]
+    refused = result["outs"][result["rcs"].index(2)]
+    assert "is held by" in refused and "running playbooks/deploy.yml service=legal" in refused
+
+
+def test_a_killed_deploy_is_reported_then_converges(host):
+    result = record(host, "killed")
+    assert result["killed"] == "killed"
+    assert int(result["refused_rc"]) != 0
+    assert "is held by" in result["refused_out"] and "ago" in result["refused_out"]
+    assert "docker_host_lock_release=true" in result["refused_out"]
+    assert int(result["release_rc"]) == 0
+    containers, marker, routes = result["after"].split("---")
+    lines = containers.split()
+    assert lines[1::2] == ["running"], "exactly one backend, running: %s" % containers
+    assert marker.strip() == "kept"
+    live_colour = lines[0].rsplit("-", 1)[1]
+    assert "set $sertantai_backend_color %s;" % live_colour in routes
+
+
+def test_electric_handover_keeps_the_slot_and_ends_active(host):
+    result = record(host, "electric")
+    assert int(result["rc"]) == 0
+    new, logs, slot = result["after"].split("---")
+    assert new.strip() and new.strip() != result["before"].strip()
+    assert "created replication slot" not in logs, "the new instance reused the slot"
+    assert slot.strip() == "electric_slot_legal|t"
+    probes = [json.loads(line) for line in result["probes"].splitlines()]
+    health = [p for p in probes if p["kind"] == "health"]
+    assert health and '"active"' in health[-1]["body"]
+    active = [p for p in health if p["status"] == 200]
+    # The gap: the longest stretch without an active Electric (printed, not asserted).
+    gaps = [b["t"] - a["t"] for a, b in zip(active, active[1:])]
+    failed = len([p for p in probes if p["kind"] == "shape" and p["status"] != 200])
+    print("Electric handover: longest gap without an active instance %.2f s, %d of %d shape reads failed"
+          % (max(gaps or [0]), failed, len([p for p in probes if p["kind"] == "shape"])))

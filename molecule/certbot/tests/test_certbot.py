@@ -108,3 +108,10 @@ def test_standalone_failure_leaves_nginx_running(host):
     assert info["State"]["Health"]["Status"] == "healthy"
     served = host.run("curl -sk --resolve legal.sertantai.test:443:127.0.0.1 https://legal.sertantai.test/api/x")
     assert json.loads(served.stdout)["service"] == "legal"
+
+
+def test_issued_certificates_send_strict_transport_security(host):
+    for path in ("/", "/api/x"):
+        headers = host.run("curl -sk -o /dev/null -D - --resolve legal.sertantai.test:443:127.0.0.1 https://legal.sertantai.test%s" % path)
+        assert "strict-transport-security: max-age=31536000" in headers.stdout.lower(), path
+    assert host.file("/opt/sertantai/nginx/certs/legal.sertantai.test/hsts.conf").exists

@@ -178,3 +178,9 @@ def test_recreated_upstream_is_reached_without_a_reload(host):
     assert answer and answer["hostname"] == new_hostname
     top_after = host.run("docker top nginx -o pid,args").stdout
     assert top_after.strip() == recorded["top_before"].strip(), "nginx was reloaded or restarted"
+
+
+def test_the_self_signed_bootstrap_certificate_sends_no_strict_transport_security(host):
+    headers = host.run("curl -sk -o /dev/null -D - --resolve legal.sertantai.test:443:127.0.0.1 https://legal.sertantai.test/api/x")
+    assert headers.stdout.startswith("HTTP/")
+    assert "strict-transport-security" not in headers.stdout.lower()

@@ -4,15 +4,13 @@ against a real registry (tests/images/registry) on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, published_port, remove_containers, wait_until
+from tests.support.docker import docker, remove_containers
+from tests.support.registry import start_registry
 
 WGET = "sertantai-test-preflight-wget:latest"
 CURL = "sertantai-test-preflight-curl:latest"
@@ -108,30 +106,15 @@ def test_image_without_sh_falls_back_to_its_filesystem(images):
 
 # ---------------------------------------------------------------- pull: true against a real registry
 
-REGISTRY_IMAGE = os.environ.get("SERTANTAI_TEST_REGISTRY_IMAGE", "sertantai-test/registry:latest")
 REGISTRY = "sertantai-test-hygiene-registry"
 REGISTRY_USER = "shotleybuilder"
-
-
-def answers_401(url):
-    try:
-        urllib.request.urlopen(url, timeout=2)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401
-    except (urllib.error.URLError, OSError):
-        return False
-    return False
 
 
 @pytest.fixture(scope="module")
 def registry(images, tmp_path_factory):
     """A registry with auth on 127.0.0.1 (an insecure registry by Docker's default) and a logged-in DOCKER_CONFIG."""
     password = secrets.token_hex(16)
-    remove_containers(REGISTRY)
-    docker("run", "-d", "--name", REGISTRY, "-e", "REGISTRY_USER=" + REGISTRY_USER, "-e", "REGISTRY_PASSWORD=" + password,
-           "-p", "127.0.0.1::5000", REGISTRY_IMAGE)
-    host = "127.0.0.1:%d" % published_port(REGISTRY, 5000)
-    wait_until(lambda: answers_401("http://%s/v2/" % host), timeout=60, what="the registry to answer 401")
+    host = "127.0.0.1:%d" % start_registry(REGISTRY, REGISTRY_USER, password)
     config = tmp_path_factory.mktemp("docker-config")
     docker("--config", str(config), "login", host, "-u", REGISTRY_USER, "--password-stdin", input=password)
     ref = "%s/sertantai-test-hygiene-pull:1" % host

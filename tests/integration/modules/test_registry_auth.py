@@ -10,15 +10,13 @@ import secrets
 import ssl
 import stat
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, published_port, remove_containers, sh, wait_until
+from tests.support.docker import remove_containers, sh
+from tests.support.registry import start_registry
 
-IMAGE = os.environ.get("SERTANTAI_TEST_REGISTRY_IMAGE", "sertantai-test/registry:latest")
 HTTP_NAME = "sertantai-test-preflight-registry"
 TLS_NAME = "sertantai-test-preflight-registry-tls"
 USER = "shotleybuilder"
@@ -36,28 +34,10 @@ print(json.dumps({"ServerURL": server, "Username": store[server][0], "Secret": s
 """
 
 
-def answers_401(url, context=None):
-    try:
-        urllib.request.urlopen(url, timeout=2, context=context)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401
-    except (urllib.error.URLError, OSError):
-        return False
-    return False
-
-
-def start_registry(name, password, *extra):
-    remove_containers(name)
-    docker("run", "-d", "--name", name, "-e", "REGISTRY_USER=" + USER, "-e", "REGISTRY_PASSWORD=" + password,
-           "-p", "127.0.0.1::5000", *extra, IMAGE)
-    return published_port(name, 5000)
-
-
 @pytest.fixture(scope="module")
 def registry(docker_engine):
     password = secrets.token_hex(16)
-    port = start_registry(HTTP_NAME, password)
-    wait_until(lambda: answers_401("http://127.0.0.1:%d/v2/" % port), timeout=60, what="the registry to answer 401")
+    port = start_registry(HTTP_NAME, USER, password)
     yield "127.0.0.1:%d" % port, password
     remove_containers(HTTP_NAME)
 
@@ -133,10 +113,10 @@ def test_tls_registry_with_its_own_ca(registry, tmp_path):
     os.chmod(str(certs), 0o755)
     os.chmod(str(certs / "key.pem"), 0o644)
     try:
-        port = start_registry(TLS_NAME, password, "-v", "%s:/certs:ro" % certs,
-                              "-e", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/cert.pem", "-e", "REGISTRY_HTTP_TLS_KEY=/certs/key.pem")
         context = ssl.create_default_context(cafile=str(certs / "cert.pem"))
-        wait_until(lambda: answers_401("https://127.0.0.1:%d/v2/" % port, context), timeout=60, what="the TLS registry to answer 401")
+        port = start_registry(TLS_NAME, USER, password, "-v", "%s:/certs:ro" % certs,
+                              "-e", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/cert.pem", "-e", "REGISTRY_HTTP_TLS_KEY=/certs/key.pem",
+                              scheme="https", context=context)
         host = "127.0.0.1:%d" % port
         config = write_config(tmp_path / "cfg", {"auths": {host: auth(USER, password)}})
         args = {"registry": host, "config_path": config, "verify": True}

@@ -79,22 +79,26 @@ def test_a_foreign_file_is_reported_not_crashed_on(tmp_path):
     assert "not ours or was cut short" in err.value.message
 
 
-def _race(args):
-    path, run_id, barrier = args
+def _race(path, run_id, barrier, results):
     barrier.wait()
     try:
         _lock.acquire(path, holder(run_id))
-        return run_id
+        results.put(run_id)
     except _lock.LockError as exc:
-        return "refused: " + exc.message
+        results.put("refused: " + exc.message)
 
 
 def test_of_runs_started_at_the_same_instant_exactly_one_gets_the_lock(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    with multiprocessing.Manager() as manager:
-        barrier = manager.Barrier(8)
-        with multiprocessing.Pool(8) as pool:
-            results = pool.map(_race, [(path, "r%d" % i, barrier) for i in range(8)])
+    # fork, a semaphore barrier and a pipe queue: no sockets (unit tests may not open any).
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(8), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(path, "r%d" % i, barrier, queue)) for i in range(8)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=30) for _proc in procs]
+    for proc in procs:
+        proc.join(timeout=30)
     winners = [r for r in results if not r.startswith("refused")]
     assert len(winners) == 1
     assert _lock.read_holder(path)["run_id"] == winners[0]

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _pg_databases
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError
+from tests.support.pg import FakeRunner
 
 
 @pytest.mark.parametrize("kwargs, sql", [
@@ -40,23 +41,6 @@ def test_validate_database_args(name, extensions, owner, fragment):
 
 def test_validate_database_args_accepts():
     assert _pg_databases.validate_database_args("sertantai_legal_prod", ["uuid-ossp", "citext"], "postgres", "template0") == []
-
-
-class FakeRunner:
-    """Answers reads from a table of SQL prefixes; records writes. Only for the pure planning in ensure_*."""
-
-    def __init__(self, answers):
-        self.answers = answers
-        self.executed = []
-
-    def query(self, sql, database=None):
-        for prefix, rows in self.answers:
-            if sql.startswith(prefix):
-                return rows
-        raise AssertionError("unexpected query: %s" % sql)
-
-    def execute(self, sql, database=None):
-        self.executed.append((sql, database))
 
 
 @pytest.mark.parametrize("check_mode", [True, False])

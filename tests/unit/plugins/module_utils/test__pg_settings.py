@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _pg_settings
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError
+from tests.support.pg import FakeRunner
 
 
 @pytest.mark.parametrize("unit, factor", [
@@ -161,23 +162,6 @@ def test_alter_system_sql(name, value, sql):
 def test_alter_system_sql_rejects_names(name):
     with pytest.raises(PgError):
         _pg_settings.alter_system_sql(name, "x")
-
-
-class FakeRunner:
-    """Answers reads from a table of SQL prefixes; records writes. Only for the pure planning in ensure_*."""
-
-    def __init__(self, answers):
-        self.answers = answers
-        self.executed = []
-
-    def query(self, sql, database=None):
-        for prefix, rows in self.answers:
-            if sql.startswith(prefix):
-                return rows
-        raise AssertionError("unexpected query: %s" % sql)
-
-    def execute(self, sql, database=None):
-        self.executed.append((sql, database))
 
 
 def test_ensure_settings_check_mode_runs_nothing():

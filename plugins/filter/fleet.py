@@ -1,0 +1,58 @@
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: fleet
+short_description: Validate the fleet description and return the services of one host, in the controller's process
+version_added: 0.1.0
+author:
+  - Sertantai deploy maintainers (@shotleybuilder)
+description:
+  - The same validation and normalisation as the module M(sertantai.deploy.fleet_info), run inside Ansible on the
+    controller (no module process), so that a play pays nothing for it. The fleet role uses it.
+  - Returns C({services, errors}); C(errors) holds one line per problem, naming the service and the field, and
+    C(services) is empty when there is any.
+options:
+  _input:
+    description: The fleet description, C(sertantai_services).
+    type: list
+    elements: raw
+    required: true
+  host_services:
+    description: Names of the services of this host; null means all of them.
+    type: list
+    elements: str
+  container_prefix:
+    description: Prefix of every container name derived from a service name.
+    type: str
+    default: sertantai-
+"""
+
+EXAMPLES = r"""
+- name: Validate the fleet description
+  ansible.builtin.set_fact:
+    fleet: "{{ sertantai_services | sertantai.deploy.fleet(sertantai_host_services, 'sertantai-') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: "C({services: [normalised services of the host], errors: [one line per problem]})."
+  type: dict
+"""
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import FleetError, build_fleet
+
+
+def fleet(services, host_services=None, container_prefix="sertantai-"):
+    try:
+        return dict(services=build_fleet(services, host_services, container_prefix), errors=[])
+    except FleetError as exc:
+        return dict(services=[], errors=exc.errors)
+
+
+class FilterModule:
+    def filters(self):
+        return {"fleet": fleet}

@@ -1,0 +1,95 @@
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the collection: a service's nginx routes file, and switching it safely.
+
+The site of each service (role nginx) sends each component's traffic to ``<name>-<colour>``, the
+colour read from ``<routes_dir>/<service>.conf``. Switching writes the new file in place of the old
+one (atomically), proves the whole configuration with ``nginx -t`` in the running nginx, and only
+then reloads it gracefully; when nginx refuses, the previous file is put back, and the running
+nginx never saw the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import COLORS
+
+COMPONENTS = ("backend", "frontend", "electric")
+SERVICE_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
+class RoutesError(Exception):
+    pass
+
+
+def render(service, colors):
+    """The routes file of ``service`` for ``colors`` ({component: colour})."""
+    if not SERVICE_RE.match(service or ""):
+        raise RoutesError("service %r is not a service name (lower-case letters, digits and '-')" % (service,))
+    lines = ["# Managed by sertantai.deploy: the live colour of each component of %s. nginx sends the" % service,
+             "# traffic of a component to <container>-<colour>; a deploy switches it once the new one is healthy."]
+    for component in COMPONENTS:
+        if component not in colors:
+            continue
+        color = colors[component]
+        if color not in COLORS:
+            raise RoutesError("colour %r of %s is not one of %s" % (color, component, ", ".join(COLORS)))
+        lines.append("set $sertantai_%s_color %s;" % (component, color))
+    unknown = sorted(set(colors) - set(COMPONENTS))
+    if unknown:
+        raise RoutesError("unknown component(s) %s (known: %s)" % (", ".join(unknown), ", ".join(COMPONENTS)))
+    return "\n".join(lines) + "\n"
+
+
+def refusal(stderr):
+    """nginx's own error lines ([emerg], [alert], [crit]) from ``nginx -t``."""
+    lines = [line.strip() for line in (stderr or "").splitlines() if re.search(r"\[(emerg|alert|crit)\]", line)]
+    return " | ".join(lines) or (stderr or "").strip() or "nginx -t failed without a message"
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def write(path, content):
+    """Replace ``path`` atomically (0644: nginx's workers read it through a read-only mount)."""
+    temporary = path + ".new"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(temporary, 0o644)
+    os.rename(temporary, path)
+
+
+def switch(path, content, test, reload, check_mode=False):
+    """Make ``content`` the routes file at ``path``, proven by ``test()`` before ``reload()``.
+
+    ``test() -> (ok, stderr)`` runs ``nginx -t``; ``reload() -> (ok, stderr)`` reloads. Returns
+    (changed, previous content). Raises RoutesError, with the previous file back in place, when nginx
+    refuses the new one.
+    """
+    previous = read(path)
+    if previous == content:
+        return False, previous
+    if check_mode:
+        return True, previous
+    write(path, content)
+    ok, stderr = test()
+    if not ok:
+        if previous is None:
+            os.remove(path)
+        else:
+            write(path, previous)
+        raise RoutesError("nginx -t refused the new routes, so the previous ones were put back and nginx was not "
+                          "reloaded (traffic stays where it was): %s" % refusal(stderr))
+    ok, stderr = reload()
+    if not ok:
+        raise RoutesError("the new routes are valid and in place, but nginx did not reload: %s; reload it "
+                          "(docker exec <nginx> nginx -s reload) or run the deploy again" % (stderr or "").strip())
+    return True, previous

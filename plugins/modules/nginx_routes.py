@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nginx_routes
+short_description: Switch which colour of a service's components nginx serves, proven before the reload
+description:
+  - The site of each service (role C(sertantai.deploy.nginx)) sends the traffic of each component to
+    C(<container>-<colour>), the colour read from C(<routes_dir>/<service>.conf). This module writes that file
+    for O(colors).
+  - The new file replaces the old one atomically, the whole configuration is proven with C(nginx -t) in the
+    running nginx container, and only then is nginx reloaded gracefully (requests in flight finish on the old
+    workers). When C(nginx -t) refuses, the previous file is put back and nginx is not reloaded, so traffic stays
+    where it was; the failure carries nginx's own error line.
+  - One call does it all (a deploy pays for one remote task, not five).
+version_added: 0.1.0
+author:
+  - Sertantai deploy maintainers (@shotleybuilder)
+extends_documentation_fragment:
+  - sertantai.deploy.attributes
+  - sertantai.deploy.docker
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Says whether the routes would change; writes and reloads nothing.
+  diff_mode:
+    support: full
+    details:
+      - The routes file before and after.
+  idempotent:
+    support: full
+    details:
+      - The same colours again change nothing and reload nothing.
+options:
+  service:
+    description: The service name (C(sertantai_services[].name)).
+    type: str
+    required: true
+  colors:
+    description: "The live colour per component, for example C({backend: green, frontend: blue})."
+    type: dict
+    required: true
+  routes_dir:
+    description: The directory of the routes files (mounted into the nginx container).
+    type: path
+    default: /opt/sertantai/nginx/routes
+  container:
+    description: The nginx container.
+    type: str
+    default: nginx
+  retire:
+    description:
+      - Containers to stop (C(docker stop), their own stop timeout) right after the reload, in the same call.
+      - For an Electric handover, where the old instance must free the replication lock the moment traffic has
+        moved to the new one; any delay between the two is time without an active Electric.
+      - Nothing is stopped when the routes did not change or in check mode.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Send legal's backend traffic to sertantai-legal-green
+  sertantai.deploy.nginx_routes:
+    service: legal
+    colors: {backend: green, frontend: blue, electric: blue}
+"""
+
+RETURN = r"""
+content:
+  description: The routes file as it is now (in check mode, as it would be).
+  returned: success
+  type: str
+previous:
+  description: The routes file before, or null when there was none.
+  returned: success
+  type: str
+retired:
+  description: The containers of O(retire) that were stopped.
+  returned: success
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _nginx
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, docker_argument_spec
+
+
+def main():
+    argument_spec = dict(
+        service=dict(type="str", required=True),
+        colors=dict(type="dict", required=True),
+        routes_dir=dict(type="path", default="/opt/sertantai/nginx/routes"),
+        container=dict(type="str", default="nginx"),
+        retire=dict(type="list", elements="str", default=[]),
+    )
+    argument_spec.update(docker_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    cli = DockerCli(module.run_command, params["docker_cli"])
+
+    def docker_exec(*argv):
+        rc, _out, err = cli.run("exec", params["container"], *argv, check=False)
+        return rc == 0, err
+
+    path = os.path.join(params["routes_dir"], params["service"] + ".conf")
+    try:
+        content = _nginx.render(params["service"], params["colors"])
+        if not os.path.isdir(params["routes_dir"]):
+            module.fail_json(msg="%s does not exist: apply the role sertantai.deploy.nginx first" % params["routes_dir"])
+        changed, previous = _nginx.switch(path, content, lambda: docker_exec("nginx", "-t"),
+                                          lambda: docker_exec("nginx", "-s", "reload"), module.check_mode)
+    except _nginx.RoutesError as exc:
+        module.fail_json(msg="%s: %s" % (params["service"], exc))
+    result = dict(changed=changed, content=content, previous=previous, retired=[])
+    if changed and not module.check_mode:
+        for name in params["retire"]:
+            rc, _out, err = cli.run("stop", name, check=False)
+            if rc != 0 and "No such container" not in (err or ""):
+                module.fail_json(msg="%s: the routes switched, but %s did not stop: %s" % (params["service"], name, (err or "").strip()),
+                                 **result)
+            if rc == 0:
+                result["retired"].append(name)
+    if module._diff:
+        result["diff"] = dict(before=previous or "", after=content, before_header=path, after_header=path)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

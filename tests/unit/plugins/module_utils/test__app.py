@@ -1,0 +1,113 @@
+"""_app: which colour is live, whether it is up to date, and what each component should run (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _app, _fleet
+
+LEGAL = {
+    "name": "legal",
+    "domain": "legal.sertantai.com",
+    "database": "sertantai_legal_prod",
+    "backend": {"image": "ghcr.io/shotleybuilder/sertantai-legal-backend", "tag": "v1", "port": 4000, "env": {"FOO": 1}},
+    "frontend": {"image": "ghcr.io/shotleybuilder/sertantai-legal-frontend", "port": 3000},
+    "electric": {"enabled": True, "stream_id": "legal", "image": "electricsql/electric", "tag": "1.5.1"},
+}
+SECRETS = {"secret_key_base": "k" * 88, "electric_secret": "e" * 44, "database_password": "p@ss/w:rd"}
+SETTINGS = {"postgres_host": "shared_postgres",
+            "healthcheck": {"interval": "2s", "timeout": "3s", "retries": 3, "start_period": "60s"},
+            "restart_policy": "unless-stopped", "stop_timeout": 30, "resources": {"backend": {"memory": "1g"}},
+            "electric_storage_dir": "/app/persistent"}
+
+
+def container(name, component, color, running=True, health="healthy", image_id="sha256:aaa", spec="s1"):
+    return dict(name=name, component=component, color=color, running=running, state="running" if running else "exited",
+                health=health, image_id=image_id, spec=spec, image="img", id=name[-4:], restarts=0, started_at=None)
+
+
+@pytest.mark.parametrize("text, routes", [
+    ("", {}),
+    ("# Ansible managed\nset $sertantai_backend_color green;\nset $sertantai_frontend_color blue;\n",
+     {"backend": "green", "frontend": "blue"}),
+    ("set $sertantai_electric_color  green ;", {"electric": "green"}),
+    ("set $sertantai_backend_color red;", {}),
+])
+def test_parse_routes(text, routes):
+    assert _app.parse_routes(text) == routes
+
+
+WANTED = dict(image_id="sha256:aaa", spec="s1")
+
+
+@pytest.mark.parametrize("containers, routed, up_to_date, live, next_color, leftovers, reason", [
+    # First deploy: nothing runs.
+    ([], None, False, None, "blue", [], "no backend container runs yet"),
+    # The routed colour is live and matches.
+    ([container("b-blue", "backend", "blue")], "blue", True, "b-blue", "green", [], None),
+    # No routes file yet: the one running container is live.
+    ([container("b-blue", "backend", "blue")], None, True, "b-blue", "green", [], None),
+    # An interrupted deploy left its candidate: the routed one is live, the other a leftover.
+    ([container("b-blue", "backend", "blue"), container("b-green", "backend", "green")], "blue", True, "b-blue",
+     "green", ["b-green"], None),
+    # New image.
+    ([container("b-green", "backend", "green", image_id="sha256:old")], "green", False, "b-green", "blue", [],
+     "a new image"),
+    # New settings.
+    ([container("b-green", "backend", "green", spec="s0")], "green", False, "b-green", "blue", [], "settings changed"),
+    # Stopped (e.g. for a restore): not up to date.
+    ([container("b-green", "backend", "green", running=False)], "green", False, "b-green", "blue", [], "is exited"),
+    ([container("b-green", "backend", "green", health="unhealthy")], "green", False, "b-green", "blue", [], "unhealthy"),
+])
+def test_plan_component(containers, routed, up_to_date, live, next_color, leftovers, reason):
+    plan = _app.plan_component("backend", containers, routed, WANTED)
+    assert plan["up_to_date"] is up_to_date
+    assert (plan["live"] or {}).get("name") == live
+    assert plan["next_color"] == next_color
+    assert plan["leftovers"] == leftovers
+    if reason:
+        assert any(reason in r for r in plan["reasons"]), plan["reasons"]
+    else:
+        assert plan["reasons"] == []
+
+
+def test_plan_component_image_missing_on_host():
+    plan = _app.plan_component("backend", [container("b-blue", "backend", "blue")], "blue", dict(image_id=None, spec="s1"))
+    assert not plan["up_to_date"] and "the image is not on this host yet" in plan["reasons"]
+
+
+def specs(service=None, secrets=None, settings=None):
+    return _app.container_specs(_fleet.build_fleet([service or LEGAL])[0], secrets or SECRETS, settings or SETTINGS)
+
+
+def test_container_specs_components_env_and_healthchecks():
+    result = specs()
+    assert sorted(result) == ["backend", "electric", "frontend"]
+    backend, frontend, electric = result["backend"], result["frontend"], result["electric"]
+    assert backend["image"] == "ghcr.io/shotleybuilder/sertantai-legal-backend:v1"
+    assert backend["env"]["DATABASE_URL"] == "ecto://postgres:p%40ss%2Fw%3Ard@shared_postgres:5432/sertantai_legal_prod"
+    assert backend["env"]["SECRET_KEY_BASE"] == "k" * 88 and backend["env"]["ELECTRIC_SECRET"] == "e" * 44
+    assert backend["env"]["FOO"] == "1" and backend["memory"] == "1g"
+    # The tools the images have: wget in the Phoenix and serve images, curl in Electric's (runbook pitfall 9).
+    assert backend["healthcheck"]["test"][:2] == ["CMD", "wget"] and backend["healthcheck"]["test"][-1] == "http://localhost:4000/health"
+    assert frontend["healthcheck"]["test"][-1] == "http://localhost:3000/"
+    assert electric["healthcheck"]["test"][:2] == ["CMD", "curl"]
+    assert electric["env"]["ELECTRIC_REPLICATION_STREAM_ID"] == "legal"
+    assert electric["volumes"] == ["sertantai-legal-electric-storage:/app/persistent"]
+    assert electric["env"]["DATABASE_URL"].endswith("/sertantai_legal_prod?sslmode=disable")
+
+
+def test_spec_hash_follows_every_setting_and_nothing_else():
+    base = specs()
+    assert specs()["backend"]["spec"] == base["backend"]["spec"]
+    changed_env = dict(LEGAL, backend=dict(LEGAL["backend"], env={"FOO": 2}))
+    assert specs(changed_env)["backend"]["spec"] != base["backend"]["spec"]
+    assert specs(changed_env)["frontend"]["spec"] == base["frontend"]["spec"]
+    assert specs(secrets=dict(SECRETS, secret_key_base="x"))["backend"]["spec"] != base["backend"]["spec"]
+    assert specs(settings=dict(SETTINGS, stop_timeout=10))["frontend"]["spec"] != base["frontend"]["spec"]
+
+
+def test_a_service_without_frontend_or_electric_runs_only_a_backend():
+    auth = {"name": "auth", "domain": "auth.sertantai.com", "database": "auth", "backend": {"image": "r/auth", "port": 4001}}
+    result = specs(auth)
+    assert list(result) == ["backend"] and "ELECTRIC_SECRET" not in result["backend"]["env"]

@@ -1,0 +1,82 @@
+"""_nginx: the routes file, and a switch that puts the old file back when nginx refuses the new one."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _nginx
+
+
+def test_render_names_each_component_colour():
+    text = _nginx.render("legal", {"frontend": "blue", "backend": "green"})
+    assert text.splitlines()[2:] == ["set $sertantai_backend_color green;", "set $sertantai_frontend_color blue;"]
+
+
+@pytest.mark.parametrize("service, colors, fragment", [
+    ("Legal", {"backend": "blue"}, "not a service name"),
+    ("legal", {"backend": "red"}, "colour 'red' of backend"),
+    ("legal", {"api": "blue"}, "unknown component(s) api"),
+])
+def test_render_refuses_bad_input(service, colors, fragment):
+    with pytest.raises(_nginx.RoutesError) as err:
+        _nginx.render(service, colors)
+    assert fragment in str(err.value)
+
+
+class Nginx:
+    def __init__(self, test_ok=True, reload_ok=True):
+        self.test_ok, self.reload_ok, self.calls, self.seen = test_ok, reload_ok, [], None
+
+    def test(self, path):
+        def run():
+            self.calls.append("test")
+            self.seen = open(path, encoding="utf-8").read()
+            return self.test_ok, "" if self.test_ok else 'nginx: [emerg] unknown "sertantai_x_color" variable\nnginx: configuration file test failed'
+        return run
+
+    def reload(self):
+        self.calls.append("reload")
+        return self.reload_ok, "" if self.reload_ok else "signal process started; error"
+
+
+def test_switch_proves_then_reloads_and_a_repeat_changes_nothing(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    nginx = Nginx()
+    new = _nginx.render("legal", {"backend": "green"})
+    assert _nginx.switch(path, new, nginx.test(path), nginx.reload) == (True, None)
+    assert nginx.calls == ["test", "reload"] and nginx.seen == new
+    assert _nginx.switch(path, new, nginx.test(path), nginx.reload) == (False, new)
+    assert nginx.calls == ["test", "reload"]
+
+
+def test_a_refused_file_is_replaced_by_the_previous_one_and_nginx_not_reloaded(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    old = _nginx.render("legal", {"backend": "blue"})
+    (tmp_path / "legal.conf").write_text(old)
+    nginx = Nginx(test_ok=False)
+    with pytest.raises(_nginx.RoutesError) as err:
+        _nginx.switch(path, _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
+    assert 'unknown "sertantai_x_color" variable' in str(err.value) and "put back" in str(err.value)
+    assert nginx.calls == ["test"] and open(path, encoding="utf-8").read() == old
+
+
+def test_a_refused_first_file_is_removed(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    nginx = Nginx(test_ok=False)
+    with pytest.raises(_nginx.RoutesError):
+        _nginx.switch(path, _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
+    assert not (tmp_path / "legal.conf").exists()
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    nginx = Nginx()
+    assert _nginx.switch(path, "x", nginx.test(path), nginx.reload, check_mode=True) == (True, None)
+    assert nginx.calls == [] and not (tmp_path / "legal.conf").exists()
+
+
+def test_a_failed_reload_says_what_to_do(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    with pytest.raises(_nginx.RoutesError) as err:
+        _nginx.switch(path, "x", Nginx().test(path), Nginx(reload_ok=False).reload)
+    assert "nginx -s reload" in str(err.value)
