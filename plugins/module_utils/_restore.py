@@ -4,15 +4,16 @@
 """Private to the collection: a data restore made safe (schema_gate, pg_data_dump, pg_backup, pg_data_restore).
 
 The rules of a restore live here, side-effect free: which PostgreSQL versions can read which dump,
-the source snapshot as a file (it never travels as a module argument or result: two 1,000-table
-snapshots through Ansible's templating cost seconds), the entries of a dump that get restored, the
-one TRUNCATE, exact row counts compared, per-table COPY times read from the server's log, and the
-names and rotation of backups. The few functions that run something take a ``_pg`` runner or a
+a schema snapshot as a compressed document (it never travels as a task argument or registered result:
+two 1,000-table snapshots through Ansible's templating cost seconds), the entries of a dump that get
+restored, the one TRUNCATE, exact row counts compared, per-table COPY times read from the server's log,
+and the names and rotation of backups. The few functions that run something take a ``_pg`` runner or a
 ``run_command`` with the signature of ``AnsibleModule.run_command``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import gzip
 import json
@@ -86,12 +87,15 @@ def gate_argument_spec():
         compare=dict(type="list", elements="str", choices=list(CHECKS), default=list(CHECKS)),
         fail_on_difference=dict(type="bool", default=True),
         check_versions=dict(type="bool", default=True),
+        return_target_snapshot=dict(type="bool", default=False),
     )
     return spec
 
 
 GATE_MUTUALLY_EXCLUSIVE = PG_MUTUALLY_EXCLUSIVE + [("source", "source_snapshot")]
-GATE_REQUIRED_ONE_OF = [("pg_container", "pg_dsn", "pg_host"), ("source", "source_snapshot")]
+GATE_REQUIRED_ONE_OF = [("pg_container", "pg_dsn", "pg_host")]
+# Without a source the module only reads the target, for the action plugin that compares on the controller.
+GATE_REQUIRED_IF = [("return_target_snapshot", False, ("source", "source_snapshot"), True)]
 
 
 def source_params(source):
@@ -142,7 +146,8 @@ def version_problems(source_num, restore_tool, source_version=None):
     if restore_tool is None:
         return ["cannot tell the version of the target's pg_restore: the target container must have the "
                 "PostgreSQL client tools (pg_restore) of its server"]
-    source, restore = major_of_num(source_num), restore_tool["major"]
+    # a tuple also after a trip through JSON (the action plugin gets the target's pg_restore from the module)
+    source, restore = major_of_num(source_num), tuple(restore_tool["major"])
     if source <= restore:
         return []
     return [
@@ -190,7 +195,7 @@ def parse_major(text):
 
 
 # --------------------------------------------------------------------------------------------
-# The source snapshot as a file
+# A snapshot as a document
 # --------------------------------------------------------------------------------------------
 
 VERSION_COLUMNS = ("current_setting('server_version_num')::int AS server_version_num, "
@@ -209,20 +214,34 @@ def read_snapshot_and_version(runner, database, schemas):
     return build_snapshot(row), dict(num=int(row["server_version_num"]), text=row["server_version"])
 
 
-def read_source_document(runner, database, schemas):
-    """Snapshot + server version of the source, as one JSON-serialisable document."""
+def read_document(runner, database, schemas):
+    """Snapshot + server version of a database (source or target), as one JSON-serialisable document."""
     snapshot, version = read_snapshot_and_version(runner, database, schemas)
     return dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
                 server_version_num=version["num"], server_version=version["text"], schema=snapshot)
 
 
 def encode_document(document):
-    """The document as gzip-compressed JSON (a 1,000-table snapshot shrinks about twentyfold)."""
+    """The document as gzip-compressed JSON (a 1,000-table snapshot shrinks about fortyfold, to some 45 kB)."""
     return gzip.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), compresslevel=5)
 
 
+def encode_document_text(document):
+    """encode_document() as base64 text, to travel inside a module's JSON result."""
+    return base64.b64encode(encode_document(document)).decode("ascii")
+
+
+def decode_document_text(text, label="target_snapshot"):
+    """Read what encode_document_text() wrote."""
+    try:
+        data = base64.b64decode(text or "", validate=True)
+    except (TypeError, ValueError) as exc:
+        raise RestoreError("%s is not base64 text: %s" % (label, exc))
+    return decode_document(data, label)
+
+
 def decode_document(data, label="source_snapshot"):
-    """Read a document written by encode_document() (or plain JSON); check that it is a source snapshot."""
+    """Read a document written by encode_document() (or plain JSON); check that it is a schema snapshot."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     try:
@@ -232,7 +251,7 @@ def decode_document(data, label="source_snapshot"):
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise RestoreError("%s is not a snapshot file (gzip-compressed or plain JSON): %s" % (label, exc))
     if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT or not isinstance(document.get("schema"), dict):
-        raise RestoreError("%s is not a source snapshot of format %d (keys format, database, server_version_num, schema): "
+        raise RestoreError("%s is not a schema snapshot of format %d (keys format, database, server_version_num, schema): "
                            "let schema_gate read the source (option source)" % (label, SNAPSHOT_FORMAT))
     if not isinstance(document.get("server_version_num"), int):
         raise RestoreError("%s has no server_version_num: it was not written by schema_gate" % label)
@@ -243,26 +262,29 @@ def decode_document(data, label="source_snapshot"):
 # The gate: versions and schema parity in one result
 # --------------------------------------------------------------------------------------------
 
-def gate_result(source_document, target_snapshot, target_server, restore_tool, ignore=None, checks=None,
-                check_versions=True):
-    """Compare the source document with the target (pure). Returns the schema_gate result without ``changed``."""
+def gate_result(source_document, target_document, restore_tool, ignore=None, checks=None, check_versions=True):
+    """Compare two documents of read_document() (pure). Returns the schema_gate result without ``changed``.
+
+    Only the comparison and the versions: neither snapshot is part of the result.
+    """
     kwargs = dict(ignore=ignore)
     if checks is not None:
         kwargs["checks"] = checks
-    parity = compare_snapshots(source_document["schema"], target_snapshot, **kwargs)
+    parity = compare_snapshots(source_document["schema"], target_document["schema"], **kwargs)
     problems = version_problems(source_document["server_version_num"], restore_tool,
                                 source_version=source_document.get("server_version")) if check_versions else []
     versions = dict(
         source_server=dict(version=source_document.get("server_version"),
                            major=major_text(major_of_num(source_document["server_version_num"]))),
-        target_server=dict(version=target_server["text"], major=major_text(major_of_num(target_server["num"]))),
+        target_server=dict(version=target_document.get("server_version"),
+                           major=major_text(major_of_num(target_document["server_version_num"]))),
         target_pg_restore=dict(version=restore_tool["version"] if restore_tool else None,
                                major=major_text(restore_tool["major"]) if restore_tool else None),
         ok=not problems, problems=problems, checked=bool(check_versions),
     )
     result = dict(parity)
-    result.update(versions=versions, target_tables=sorted(target_snapshot),
-                  source_database=source_document.get("database"), passed=parity["identical"] and not problems)
+    result.update(versions=versions, source_database=source_document.get("database"),
+                  passed=parity["identical"] and not problems)
     return result
 
 
@@ -272,6 +294,11 @@ def gate_message(result, failure_message):
     if not result["identical"]:
         parts.append(failure_message(result["report"]))
     return "\n".join(parts)
+
+
+def gate_fails(result, fail_on_difference=True, check_versions=True):
+    """Whether schema_gate fails with this result: versions that do not fit, or drift when that fails the gate."""
+    return bool((check_versions and not result["versions"]["ok"]) or (fail_on_difference and not result["identical"]))
 
 
 # --------------------------------------------------------------------------------------------

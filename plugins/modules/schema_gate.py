@@ -18,14 +18,16 @@ description:
   - B(Where each side is read.) The target is read where the task runs (the server, through
     O(pg_container)). The source is read where it is reachable, chosen with O(source.read_on). The default
     V(controller) fits the common case, the developer's database on the laptop that runs Ansible and a
-    production server that cannot reach it. The module's action plugin reads the source on the controller,
-    sends its snapshot to the server as one compressed file over the task's connection, and the module compares
-    it there with the target. V(target) reads the source on the server too (a source container on the same
-    host).
-  - B(Why one task and a file.) A snapshot of a 1,000-table schema has about 10,000 columns. Two of them
-    registered as task results and passed to M(sertantai.deploy.schema_parity) through Ansible's templating
-    cost about ten times the reading itself; here no snapshot is ever a module argument or result, only the
-    comparison is returned.
+    production server that cannot reach it. The module's action plugin then reads the source on the
+    controller while the module reads the target on the server (both at the same time), the module returns
+    the target's snapshot compressed to the plugin, and the plugin compares the two on the controller.
+    V(target) reads the source on the server too (a source container on the same host), and the module
+    compares there.
+  - B(Why one task.) A snapshot of a 1,000-table schema has about 10,000 columns. Two of them registered as
+    task results and passed to M(sertantai.deploy.schema_parity) through Ansible's templating cost about ten
+    times the reading itself; here no snapshot is ever a task argument or a task result, only the comparison
+    is returned. The reads of each side (the snapshot, C(pg_restore --version), C(docker inspect)) run at the
+    same time.
   - B(Versions.) C(pg_dump) refuses a server newer than itself, and an archive written by a newer C(pg_dump)
     may use a format an older C(pg_restore) cannot read. The gate therefore refuses a source server whose major
     version is newer than the target's C(pg_restore) (read with C(pg_restore --version) in O(pg_container), or
@@ -52,7 +54,7 @@ options:
   source:
     description:
       - How to reach the source database, the one whose data will be restored.
-      - Mutually exclusive with O(source_snapshot); one of the two is required.
+      - Mutually exclusive with O(source_snapshot); one of the two is required unless O(return_target_snapshot).
     type: dict
     suboptions:
       database:
@@ -63,8 +65,9 @@ options:
       read_on:
         description:
           - Where the source is read. V(controller) reads it on the Ansible controller (in this module's action
-            plugin, with the controller's Python, which needs C(psycopg) for a direct connection) and sends the
-            snapshot to the managed host as a file. V(target) reads it on the managed host, in the module.
+            plugin, with the controller's Python, which needs C(psycopg) for a direct connection) and compares
+            there with the target's snapshot the module returns. V(target) reads it on the managed host, in the
+            module.
         type: str
         choices: [controller, target]
         default: controller
@@ -108,9 +111,18 @@ options:
         default: 10
   source_snapshot:
     description:
-      - A source snapshot file on the host that runs the module (gzip-compressed or plain JSON), as the action
-        plugin writes it. Mutually exclusive with O(source).
+      - A source snapshot file on the host that runs the module (gzip-compressed or plain JSON), as
+        C(encode_document) of the collection's C(_restore) module_utils writes it (for example a snapshot
+        kept from an earlier run). Mutually exclusive with O(source).
     type: path
+  return_target_snapshot:
+    description:
+      - Only read the target, and return its snapshot compressed as RV(target_snapshot) with
+        RV(target_pg_restore) and RV(target_image), instead of comparing. O(source) and O(source_snapshot)
+        are then not used.
+      - The action plugin sets this when it reads the source on the controller; a playbook has no need to.
+    type: bool
+    default: false
   ignore:
     description:
       - Tables or columns left out of the comparison, as in M(sertantai.deploy.schema_parity)
@@ -267,15 +279,9 @@ versions:
     ok: true
     checked: true
     problems: []
-target_tables:
-  description: Every table of O(schemas) in the target, as C(schema.table).
-  returned: success or a failed gate
-  type: list
-  elements: str
-  sample: [public.schema_migrations, public.uk_lrt]
 target_image:
   description: The image of O(pg_container) (its C(Config.Image)); null for a direct target connection.
-  returned: success or a failed gate
+  returned: success, a failed gate, or O(return_target_snapshot)
   type: str
   sample: postgres:16-alpine
 source_database:
@@ -284,13 +290,26 @@ source_database:
   type: str
   sample: sertantai_legal_dev
 seconds:
-  description: Time the module spent reading the target, the source (when read here) and comparing.
+  description: Time spent reading both sides (at the same time) and comparing them.
   returned: success or a failed gate
   type: float
   sample: 0.84
+target_snapshot:
+  description:
+    - The target's schema snapshot and server version as base64 text of gzip-compressed JSON (some 45 kB for
+      1,000 tables). The action plugin removes it from the task's result after the comparison.
+  returned: when O(return_target_snapshot)
+  type: str
+  sample: H4sIAAAAAAAC/6tWSs7PS8tMKU1RslIqS8wpTtVRSkksSVSyqq6tBQBMtkSxHAAAAA==
+target_pg_restore:
+  description: The version and major of the target's C(pg_restore), null when it cannot be run.
+  returned: when O(return_target_snapshot)
+  type: dict
+  sample: {version: "16.2", major: [16]}
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -298,31 +317,98 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import Do
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, runner_from_params
 from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     GATE_MUTUALLY_EXCLUSIVE,
+    GATE_REQUIRED_IF,
     GATE_REQUIRED_ONE_OF,
     RestoreError,
     decode_document,
+    encode_document_text,
     gate_argument_spec,
+    gate_fails,
     gate_message,
     gate_result,
     parse_tool_version,
-    read_snapshot_and_version,
-    read_source_document,
+    read_document,
     source_params,
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message
 
 
+def read_database(module, params, database, schemas, what):
+    """read_document() of one side; a PgError becomes a RestoreError that names the side."""
+    runner = None
+    try:
+        runner = runner_from_params(params, module.run_command, database=database)
+        return read_document(runner, database, schemas)
+    except PgError as exc:
+        raise RestoreError("cannot read the %s database '%s': %s" % (what, database, exc.message))
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def read_snapshot_file(path, schemas):
+    try:
+        with open(path, "rb") as handle:
+            document = decode_document(handle.read(), "source_snapshot %s" % path)
+    except OSError as exc:
+        raise RestoreError("cannot read the source snapshot: %s" % exc)
+    if sorted(document.get("schemas") or []) != sorted(schemas):
+        raise RestoreError("the source snapshot covers schemas %s, the gate compares %s: read the source again "
+                           "with the same schemas" % (document.get("schemas"), schemas))
+    return document
+
+
 def read_restore_tool(module, params):
-    """parse_tool_version() of the target's pg_restore (None when it cannot be run), and the target's image."""
+    """parse_tool_version() of the target's pg_restore; None when it cannot be run."""
     if params["pg_container"]:
-        cli = DockerCli(module.run_command, params["pg_docker_cli"])
-        rc, out, err = cli.exec(params["pg_container"], ["pg_restore", "--version"])
-        tool = parse_tool_version(out) if rc == 0 else None
-        found, _missing = cli.inspect(params["pg_container"])
-        image = (found.get(params["pg_container"]) or {}).get("Config", {}).get("Image")
-        return tool, image
-    rc, out, err = module.run_command(["pg_restore", "--version"])
-    return (parse_tool_version(out) if rc == 0 else None), None
+        rc, out, _err = DockerCli(module.run_command, params["pg_docker_cli"]).exec(
+            params["pg_container"], ["pg_restore", "--version"])
+    else:
+        rc, out, _err = module.run_command(["pg_restore", "--version"])
+    return parse_tool_version(out) if rc == 0 else None
+
+
+def read_image(module, params):
+    """The image of the target container (its Config.Image); None for a direct target connection."""
+    if not params["pg_container"]:
+        return None
+    try:
+        found, _missing = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
+    except DockerError as exc:
+        raise RestoreError("cannot inspect the target container '%s': %s" % (params["pg_container"], exc.message))
+    return (found.get(params["pg_container"]) or {}).get("Config", {}).get("Image")
+
+
+def read_all(module, params):
+    """Everything the gate reads, at the same time: each is a docker exec (or a connection) that mostly waits.
+
+    Returns a dict with target, restore_tool, image and, unless only the target is asked for, source.
+    """
+    jobs = dict(target=(read_database, module, params, params["database"], params["schemas"], "target"),
+                image=(read_image, module, params))
+    if params["check_versions"]:
+        jobs["restore_tool"] = (read_restore_tool, module, params)
+    if not params["return_target_snapshot"]:
+        if params["source_snapshot"]:
+            jobs["source"] = (read_snapshot_file, params["source_snapshot"], params["schemas"])
+        else:
+            source = params["source"]
+            jobs["source"] = (read_database, module, source_params(source), source["database"], params["schemas"],
+                              "source")
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = dict((name, pool.submit(*job)) for name, job in jobs.items())
+    found = dict(restore_tool=None)
+    errors = []
+    # the source's error first: it is the side an operator most often gets wrong
+    for name in ("source", "target", "image", "restore_tool"):
+        if name in futures:
+            try:
+                found[name] = futures[name].result()
+            except RestoreError as exc:
+                errors.append(exc.message)
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    return found
 
 
 def main():
@@ -330,55 +416,23 @@ def main():
         argument_spec=gate_argument_spec(),
         mutually_exclusive=GATE_MUTUALLY_EXCLUSIVE,
         required_one_of=GATE_REQUIRED_ONE_OF,
+        required_if=GATE_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
     if not params["schemas"]:
         module.fail_json(msg="schemas is empty: list at least one schema, for example [public]")
     start = time.monotonic()
+    found = read_all(module, params)
+    if params["return_target_snapshot"]:
+        module.exit_json(changed=False, target_snapshot=encode_document_text(found["target"]),
+                         target_pg_restore=found["restore_tool"], target_image=found["image"],
+                         seconds=round(time.monotonic() - start, 3))
 
-    if params["source_snapshot"]:
-        try:
-            with open(params["source_snapshot"], "rb") as handle:
-                document = decode_document(handle.read(), "source_snapshot %s" % params["source_snapshot"])
-        except (OSError, RestoreError) as exc:
-            module.fail_json(msg="cannot read the source snapshot: %s" % getattr(exc, "message", exc))
-        if sorted(document.get("schemas") or []) != sorted(params["schemas"]):
-            module.fail_json(msg="the source snapshot covers schemas %s, the gate compares %s: read the source again "
-                                 "with the same schemas" % (document.get("schemas"), params["schemas"]))
-    else:
-        source = params["source"]
-        runner = None
-        try:
-            runner = runner_from_params(source_params(source), module.run_command, database=source["database"])
-            document = read_source_document(runner, source["database"], params["schemas"])
-        except PgError as exc:
-            module.fail_json(msg="cannot read the source database '%s': %s" % (source["database"], exc.message))
-        finally:
-            if runner is not None:
-                runner.close()
-
-    runner = None
-    try:
-        runner = runner_from_params(params, module.run_command, database=params["database"])
-        target, target_server = read_snapshot_and_version(runner, params["database"], params["schemas"])
-    except PgError as exc:
-        module.fail_json(msg="cannot read the target database '%s': %s" % (params["database"], exc.message))
-    finally:
-        if runner is not None:
-            runner.close()
-
-    try:
-        restore_tool, image = read_restore_tool(module, params) if params["check_versions"] else (None, None)
-    except DockerError as exc:
-        module.fail_json(msg="cannot inspect the target container '%s': %s" % (params["pg_container"], exc.message))
-
-    result = gate_result(document, target, target_server, restore_tool, ignore=params["ignore"],
+    result = gate_result(found["source"], found["target"], found["restore_tool"], ignore=params["ignore"],
                          checks=params["compare"], check_versions=params["check_versions"])
-    result.update(target_image=image, seconds=round(time.monotonic() - start, 3))
-    versions_failed = params["check_versions"] and not result["versions"]["ok"]
-    drift_failed = params["fail_on_difference"] and not result["identical"]
-    if versions_failed or drift_failed:
+    result.update(target_image=found["image"], seconds=round(time.monotonic() - start, 3))
+    if gate_fails(result, params["fail_on_difference"], params["check_versions"]):
         module.fail_json(msg=gate_message(result, failure_message), changed=False, **result)
     module.exit_json(changed=False, **result)
 

@@ -7,9 +7,11 @@ import subprocess
 
 import pytest
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import DockerExecRunner
+from ansible_collections.sertantai.deploy.plugins.module_utils._restore import encode_document, read_document
 from tests.conftest import PG15_IMAGE, PG_IMAGE
 from tests.support.ansible import run_module
-from tests.support.docker import PREFIX, docker, remove_containers, wait_until
+from tests.support.docker import PREFIX, docker, remove_containers, subprocess_run_command, wait_until
 
 SCHEMA = """
 CREATE TABLE schema_migrations (version bigint PRIMARY KEY);
@@ -69,9 +71,12 @@ def test_gate_reads_the_source_on_the_controller_and_passes(pg_server, databases
     assert result["versions"]["target_pg_restore"]["major"] == "16"
     assert result["target_image"] == PG_IMAGE
     assert pg_server.password not in result["_stdout"]
-    # the snapshot went as a file, not as a module argument
-    assert "source_snapshot" in result["invocation"]["module_args"]
-    assert "source" not in result["invocation"]["module_args"] or not result["invocation"]["module_args"]["source"]
+    # the module read only the target; the source's connection details never left the controller, and the
+    # target's snapshot the module returned is not in the task's result
+    module_args = result["invocation"]["module_args"]
+    assert module_args["return_target_snapshot"] is True and not module_args.get("source")
+    assert "target_snapshot" not in result and "schema" not in result
+    assert len(result["_stdout"]) < 20000
 
 
 @pytest.mark.docker
@@ -81,7 +86,7 @@ def test_gate_reads_a_source_container_on_the_controller(pg_server, databases):
                                             source=dict(container=pg_server.container, database=source)))
     assert not result.get("failed"), result.get("msg")
     assert result["passed"] and result["source_database"] == source
-    assert "source_snapshot" in result["invocation"]["module_args"]
+    assert result["invocation"]["module_args"]["return_target_snapshot"] is True
 
 
 @pytest.mark.docker
@@ -91,6 +96,21 @@ def test_gate_reads_a_source_container_on_the_target(pg_server, databases):
                                             source=dict(container=pg_server.container, database=source, read_on="target")))
     assert not result.get("failed"), result.get("msg")
     assert result["passed"]
+
+
+@pytest.mark.docker
+def test_gate_compares_a_kept_snapshot_file_on_the_host(pg_server, databases, tmp_path):
+    source, target = databases
+    runner = DockerExecRunner(subprocess_run_command, pg_server.container, database=source)
+    snapshot = tmp_path / "source.json.gz"
+    snapshot.write_bytes(encode_document(read_document(runner, source, ["public"])))
+    result = run_module("schema_gate", dict(pg_container=pg_server.container, database=target,
+                                            source_snapshot=str(snapshot)))
+    assert not result.get("failed"), result.get("msg")
+    assert result["passed"] and result["source_database"] == source and result["tables_compared"] == 3
+    other = run_module("schema_gate", dict(pg_container=pg_server.container, database=target,
+                                           source_snapshot=str(snapshot), schemas=["public", "audit"]))
+    assert other.get("failed") and "the source snapshot covers schemas ['public']" in other["msg"]
 
 
 @pytest.mark.docker

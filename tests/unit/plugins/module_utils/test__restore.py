@@ -119,6 +119,23 @@ def test_document_round_trip_is_compressed():
     assert restore.decode_document(data) == doc
 
 
+def test_document_as_text_round_trip():
+    doc = document()
+    text = restore.encode_document_text(doc)
+    assert isinstance(text, str) and restore.decode_document_text(text) == doc
+    with pytest.raises(restore.RestoreError, match="is not base64 text"):
+        restore.decode_document_text("not base64!")
+    with pytest.raises(restore.RestoreError, match="is not a snapshot file"):
+        restore.decode_document_text("")
+
+
+def test_a_pg_restore_version_read_from_json_compares_as_read():
+    """The action plugin gets the target's pg_restore through the module's JSON result: the major is a list."""
+    read = json.loads(json.dumps(tool("pg_restore (PostgreSQL) 15.8")))
+    assert read["major"] == [15]
+    assert restore.version_problems(160004, read) and not restore.version_problems(150002, read)
+
+
 def test_plain_json_is_read_too():
     doc = document()
     assert restore.decode_document(json.dumps(doc)) == doc
@@ -126,8 +143,8 @@ def test_plain_json_is_read_too():
 
 @pytest.mark.parametrize("data, words", [
     (b"not json", "is not a snapshot file"),
-    (gzip.compress(b"[1, 2]"), "is not a source snapshot"),
-    (json.dumps(dict(format=2, schema={})).encode(), "is not a source snapshot of format 1"),
+    (gzip.compress(b"[1, 2]"), "is not a schema snapshot"),
+    (json.dumps(dict(format=2, schema={})).encode(), "is not a schema snapshot of format 1"),
     (json.dumps(dict(format=1, schema={}, server_version_num="16")).encode(), "has no server_version_num"),
 ])
 def test_decode_rejects(data, words):
@@ -138,20 +155,31 @@ def test_decode_rejects(data, words):
 # ------------------------------------------------------------------ the gate
 
 
+def target(schema=None, num=160014, text="16.14"):
+    doc = document(schema, num)
+    doc.update(database="prod", server_version=text)
+    return doc
+
+
 def test_gate_passes_identical_schemas_and_fitting_versions():
-    result = restore.gate_result(document(), {"public.t": table()}, dict(num=160014, text="16.14"),
-                                 tool("pg_restore (PostgreSQL) 16.2"))
+    result = restore.gate_result(document(), target(), tool("pg_restore (PostgreSQL) 16.2"))
     assert result["passed"] and result["identical"] and result["versions"]["ok"]
     assert result["versions"]["source_server"] == dict(version="16.14", major="16")
     assert result["versions"]["target_pg_restore"] == dict(version="16.2", major="16")
-    assert result["target_tables"] == ["public.t"]
+    assert not restore.gate_fails(result)
+    # only the comparison: no snapshot of either side
+    assert "schema" not in result and "public.t" not in json.dumps(result)
 
 
 def test_gate_reports_drift_and_versions_in_one_message():
     drifted = table(id=dict(position=1, type="integer", nullable=True, default=None, identity=None, generated=None))
-    result = restore.gate_result(document(), {"public.t": drifted}, dict(num=150008, text="15.8"),
+    result = restore.gate_result(document(), target({"public.t": drifted}, 150008, "15.8"),
                                  tool("pg_restore (PostgreSQL) 15.8"))
     assert not result["passed"] and not result["identical"] and not result["versions"]["ok"]
+    assert result["versions"]["target_server"] == dict(version="15.8", major="15")
+    assert restore.gate_fails(result) and restore.gate_fails(result, fail_on_difference=False)
+    assert restore.gate_fails(result, check_versions=False)
+    assert not restore.gate_fails(result, fail_on_difference=False, check_versions=False)
     message = restore.gate_message(result, failure_message)
     lines = message.splitlines()
     assert lines[0].startswith("the source server runs PostgreSQL 16.14")
@@ -160,8 +188,7 @@ def test_gate_reports_drift_and_versions_in_one_message():
 
 
 def test_gate_without_version_check():
-    result = restore.gate_result(document(num=170000), {"public.t": table()}, dict(num=150008, text="15.8"), None,
-                                 check_versions=False)
+    result = restore.gate_result(document(num=170000), target(num=150008, text="15.8"), None, check_versions=False)
     assert result["passed"] and result["versions"]["problems"] == [] and not result["versions"]["checked"]
 
 
@@ -490,7 +517,7 @@ def test_snapshot_and_version_come_in_one_statement():
                          server_version_num=160014, server_version="16.14")]
 
     runner = OneQuery()
-    document = restore.read_source_document(runner, "dev", ["public"])
+    document = restore.read_document(runner, "dev", ["public"])
     assert len(runner.sql) == 1 and "server_version_num" in runner.sql[0]
     assert document["server_version_num"] == 160014 and document["server_version"] == "16.14"
     assert list(document["schema"]) == ["public.t"] and document["schemas"] == ["public"]
