@@ -79,6 +79,14 @@ class SourceReader(threading.Thread):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _reader = None
+
+    def _configure_module(self, *args, **kwargs):
+        """Start the source's read once the module is built: building it is controller CPU the read would slow."""
+        configured = super()._configure_module(*args, **kwargs)
+        if self._reader is not None and self._reader.ident is None:
+            self._reader.start()
+        return configured
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -99,8 +107,7 @@ class ActionModule(ActionBase):
         if not params["schemas"]:
             raise AnsibleActionFail("schemas is empty: list at least one schema, for example [public]")
         start = time.monotonic()
-        reader = SourceReader(params["source"], params["schemas"])
-        reader.start()
+        reader = self._reader = SourceReader(params["source"], params["schemas"])
 
         # The source's connection details stay on the controller: the module gets none of them.
         del args["source"]
@@ -109,7 +116,10 @@ class ActionModule(ActionBase):
             target = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-            reader.join()
+            if reader.ident is not None:
+                reader.join()
+        if reader.ident is None:  # not started by _configure_module: read the source now
+            reader.run()
         snapshot_text = target.pop("target_snapshot", None)
 
         if reader.error is not None:
