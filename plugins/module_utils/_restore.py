@@ -58,19 +58,14 @@ class RestoreError(Exception):
 # --------------------------------------------------------------------------------------------
 
 def source_argument_spec():
-    """How schema_gate reaches the source database (the suboptions of ``source``)."""
-    return dict(
+    """How schema_gate reaches the source database (the suboptions of ``source``): the connection options of
+    pg_argument_spec() without their ``pg_`` prefix, the database, and where it is read."""
+    spec = dict((name[len("pg_"):], option) for name, option in pg_argument_spec().items())
+    spec.update(
         database=dict(type="str", required=True),
         read_on=dict(type="str", choices=["controller", "target"], default="controller"),
-        container=dict(type="str"),
-        docker_cli=dict(type="str", default="docker"),
-        dsn=dict(type="str", no_log=True),
-        host=dict(type="str"),
-        port=dict(type="int", default=5432),
-        user=dict(type="str", default="postgres"),
-        password=dict(type="str", no_log=True),
-        connect_timeout=dict(type="int", default=10),
     )
+    return spec
 
 
 def gate_argument_spec():
@@ -100,10 +95,7 @@ GATE_REQUIRED_IF = [("return_target_snapshot", False, ("source", "source_snapsho
 
 def source_params(source):
     """``source`` suboptions as the pg_* parameters runner_from_params() takes."""
-    return dict(pg_container=source.get("container"), pg_docker_cli=source.get("docker_cli") or "docker",
-                pg_dsn=source.get("dsn"), pg_host=source.get("host"), pg_port=source.get("port") or 5432,
-                pg_user=source.get("user") or "postgres", pg_password=source.get("password"),
-                pg_connect_timeout=source.get("connect_timeout") or 10)
+    return dict(("pg_" + name, source.get(name)) for name in source_argument_spec() if name not in ("database", "read_on"))
 
 
 # --------------------------------------------------------------------------------------------
