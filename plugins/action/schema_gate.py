@@ -1,0 +1,146 @@
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin of sertantai.deploy.schema_gate: read the source on the controller, the target on its host.
+
+The developer's database is reachable from the laptop that runs Ansible, the production database only on
+its server. This plugin reads the source's snapshot here, with the controller's Python (the same
+module_utils the module uses), in a thread, while the module reads the target on the managed host over
+the task's own connection. The module returns the target's snapshot compressed (some 45 kB for 1,000
+tables); the plugin compares the two here and returns only the comparison. No snapshot is ever a task
+argument or a task result, so none goes through Ansible's templating, and no file is sent.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, runner_from_params
+from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
+    GATE_MUTUALLY_EXCLUSIVE,
+    GATE_REQUIRED_IF,
+    GATE_REQUIRED_ONE_OF,
+    RestoreError,
+    decode_document_text,
+    gate_argument_spec,
+    gate_fails,
+    gate_message,
+    gate_result,
+    read_document,
+    source_params,
+)
+from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message
+
+MODULE = "sertantai.deploy.schema_gate"
+
+
+def controller_run_command(args, data=None, binary_data=False, **_kwargs):
+    """AnsibleModule.run_command's contract on the controller (docker exec into a source container here)."""
+    try:
+        proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=600, check=False)
+    except OSError as exc:
+        return 127, "", "%s: %s" % (args[0], exc)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class SourceReader(threading.Thread):
+    """read_document() of the source, on the controller, beside the module's run on the target.
+
+    Most of the time goes to waiting (the server builds the catalog's JSON; a docker exec), so the two
+    sides overlap even under the GIL.
+    """
+
+    def __init__(self, source, schemas):
+        super().__init__(name="schema_gate source", daemon=True)
+        self.source = source
+        self.schemas = schemas
+        self.document = None
+        self.error = None
+
+    def run(self):
+        runner = None
+        try:
+            runner = runner_from_params(source_params(self.source), controller_run_command,
+                                        database=self.source["database"])
+            self.document = read_document(runner, self.source["database"], self.schemas)
+        except PgError as exc:
+            self.error = exc.message
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # reported as the task's failure
+            self.error = "%s: %s" % (type(exc).__name__, exc)
+        finally:
+            if runner is not None:
+                runner.close()
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _reader = None
+
+    def _configure_module(self, *args, **kwargs):
+        """Start the source's read once the module is built: building it is controller CPU the read would slow."""
+        configured = super()._configure_module(*args, **kwargs)
+        if self._reader is not None and self._reader.ident is None:
+            self._reader.start()
+        return configured
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        source = args.get("source")
+        if not isinstance(source, dict) or (source.get("read_on") or "controller") != "controller":
+            try:
+                result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            finally:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
+
+        _validation, params = self.validate_argument_spec(
+            gate_argument_spec(), mutually_exclusive=GATE_MUTUALLY_EXCLUSIVE, required_one_of=GATE_REQUIRED_ONE_OF,
+            required_if=GATE_REQUIRED_IF)
+        if not params["schemas"]:
+            raise AnsibleActionFail("schemas is empty: list at least one schema, for example [public]")
+        start = time.monotonic()
+        reader = self._reader = SourceReader(params["source"], params["schemas"])
+
+        # The source's connection details stay on the controller: the module gets none of them.
+        del args["source"]
+        args["return_target_snapshot"] = True
+        try:
+            target = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+            if reader.ident is not None:
+                reader.join()
+        if reader.ident is None:  # not started by _configure_module: read the source now
+            reader.run()
+        snapshot_text = target.pop("target_snapshot", None)
+
+        if reader.error is not None:
+            result.update(failed=True, changed=False, msg="cannot read the source database '%s' on the controller: %s"
+                          % (params["source"]["database"], reader.error))
+            return result
+        if target.get("failed"):
+            result.update(target)
+            return result
+        try:
+            target_document = decode_document_text(snapshot_text, "the target's snapshot from %s" % MODULE)
+        except RestoreError as exc:
+            result.update(failed=True, changed=False, msg=exc.message)
+            return result
+
+        gate = gate_result(reader.document, target_document, target.get("target_pg_restore"), ignore=params["ignore"],
+                           checks=params["compare"], check_versions=params["check_versions"])
+        gate.update(target_image=target.get("target_image"), seconds=round(time.monotonic() - start, 3))
+        result.update(gate, changed=False)
+        if "invocation" in target:
+            result["invocation"] = target["invocation"]
+        if gate_fails(gate, params["fail_on_difference"], params["check_versions"]):
+            result.update(failed=True, msg=gate_message(gate, failure_message))
+        return result
