@@ -65,7 +65,8 @@ def test_every_playbook_passes_the_syntax_check(name, playbook):
 
 @pytest.mark.parametrize("name, host", sorted(INVENTORIES.items()))
 def test_the_fleet_validates(name, host):
-    services = host_vars("inventories/" + name, host)["sertantai_services"]
+    # Templated as a play sees it (the local fleet names its registry through demo_registry).
+    services = rendered("inventories/" + name, host, "sertantai_services")["sertantai_services"]
     result = run_module("fleet_info", {"services": services})
     assert not result.get("failed"), result.get("msg")
     assert [s["name"] for s in result["services"]] == ["legal", "auth", "enforcement"]

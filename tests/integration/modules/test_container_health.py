@@ -311,13 +311,14 @@ def electric(docker_engine):
 
 
 def test_electric_body_is_compared_as_json_not_as_text(electric, traced_docker):
-    """Electric writes {"status": "active"} (json.dumps, a space after the colon). The expectation
-    '"status":"active"' must match it, and a waiting instance must be reported with the parsed difference."""
+    """The stand-in writes {"status":"active"} as Electric does (no space); an expectation written the
+    other way, '{"status": "active"}' (json.dumps, a space after the colon), must match it all the same,
+    and a waiting instance must be reported with the parsed difference."""
     electric.start(ELECTRIC_HOLDER, "legal")
-    holder = health(dict(containers=[ELECTRIC_HOLDER], timeout=90, expect=ACTIVE))
+    holder = health(dict(containers=[ELECTRIC_HOLDER], timeout=90, expect='{"status": "active"}'))
     assert not holder.get("failed"), holder.get("msg")
     status = holder["containers"][ELECTRIC_HOLDER]
-    assert status["probe"]["body"] == '{"status": "active"}'  # as the stand-in writes it: with a space
+    assert status["probe"]["body"] == '{"status":"active"}'  # as the stand-in writes it: no space
     assert status["reason"] == 'healthy and http://localhost:3000/v1/health answers JSON with status = "active"'
 
     # A second instance on the same stream id waits for the holder's lock; Docker calls it healthy all the same.
@@ -326,8 +327,8 @@ def test_electric_body_is_compared_as_json_not_as_text(electric, traced_docker):
                timeout=60, what="Docker to call the waiting %s healthy" % ELECTRIC_WAITER)
     short = health(dict(containers=[ELECTRIC_WAITER], timeout=2, expect={"json": {"status": "active"}}))
     assert short.get("failed") and short["containers"][ELECTRIC_WAITER]["problem"] == "timeout"
-    assert short["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status": "waiting"}'
-    assert ('Docker says healthy but http://localhost:3000/v1/health answers {"status": "waiting"}, status is "waiting", '
+    assert short["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status":"waiting"}'
+    assert ('Docker says healthy but http://localhost:3000/v1/health answers {"status":"waiting"}, status is "waiting", '
             'expected "active" (waiting for JSON with status = "active")') in short["msg"]
 
     # The gate keeps waiting; once it has probed, the holder stops, the waiter takes the lock and the gate passes.
@@ -346,6 +347,6 @@ def test_electric_body_is_compared_as_json_not_as_text(electric, traced_docker):
         gate.join(120)
     result = results[0]
     assert not result.get("failed"), result.get("msg")
-    assert result["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status": "active"}'
+    assert result["containers"][ELECTRIC_WAITER]["probe"]["body"] == '{"status":"active"}'
     probed = [line.split(" -> ", 1)[1] for line in observed(result, ELECTRIC_WAITER) if " -> " in line]
-    assert probed[0] == '{"status": "waiting"}' and probed[-1] == '{"status": "active"}'
+    assert probed[0] == '{"status":"waiting"}' and probed[-1] == '{"status":"active"}'
