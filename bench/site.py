@@ -24,14 +24,15 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from _common import REPO, append_result, print_table
+from _common import REPO, append_result, print_table  # first: it also puts the collection on the import path
+
+from tests.support.demo import demo_env
 
 PREFIX = "sertantai-bench-site"
 NET = "10.213.93"
@@ -44,28 +45,9 @@ exec ssh "$@"
 """
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def demo_env():
-    env = dict(os.environ)
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        PATH=str(REPO / ".venv" / "bin") + os.pathsep + env.get("PATH", ""),
-        SERTANTAI_DEMO_PREFIX=PREFIX,
-        SERTANTAI_DEMO_NET=NET,
-        SERTANTAI_DEMO_STORAGE="tmpfs",
-        SERTANTAI_DEMO_REGISTRY_PORT=str(free_port()),
-        SERTANTAI_DEMO_HUB_PORT=str(free_port()),
-        SERTANTAI_LOCAL_SSH_PORT=str(free_port()),
-        SERTANTAI_DEMO_HTTPS_PORT="",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-    )
+def bench_env():
+    env = demo_env(PREFIX, NET)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), PATH=str(REPO / ".venv" / "bin") + os.pathsep + env.get("PATH", ""))
     return env
 
 
@@ -111,7 +93,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="leave the demo of the bench running")
     args = parser.parse_args()
 
-    env = demo_env()
+    env = bench_env()
     tmp = tempfile.mkdtemp(prefix="bench-site-")
     wrapper = os.path.join(tmp, "ssh")
     with open(wrapper, "w", encoding="utf-8") as handle:

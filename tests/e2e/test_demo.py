@@ -23,9 +23,7 @@ never touched.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -33,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.demo import demo_env
 from tests.support.docker import docker, remove_containers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,32 +55,6 @@ ADDED = {
 }
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def demo_env():
-    env = dict(os.environ)
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    env.update(
-        SERTANTAI_DEMO_PREFIX=PREFIX,
-        SERTANTAI_DEMO_NET=NET,
-        SERTANTAI_DEMO_STORAGE="tmpfs",
-        SERTANTAI_DEMO_REGISTRY_PORT=str(free_port()),
-        SERTANTAI_DEMO_HUB_PORT=str(free_port()),
-        SERTANTAI_LOCAL_SSH_PORT=str(free_port()),
-        SERTANTAI_LOCAL_SSH_PORT_2=str(free_port()),
-        # Requests go from a container on the demo network; nothing is published on this machine.
-        SERTANTAI_DEMO_HTTPS_PORT="",
-        SERTANTAI_DEMO_HTTPS_PORT_2="",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-    )
-    return env
 
 
 def run_demo(env, name, *args):
@@ -161,7 +134,8 @@ def databases(server):
 
 @pytest.fixture(scope="module")
 def env(docker_engine):
-    env = demo_env()
+    # Requests go from a container on the demo network; nothing is published on this machine.
+    env = demo_env(PREFIX, NET)
     down(env)
     shutil.rmtree(STATE, ignore_errors=True)
     yield env
