@@ -31,8 +31,11 @@ sanity:
 	@echo "==> ansible-test sanity"; scripts/sanity
 
 # Unit, integration and molecule suites in one pytest run: one summary line for everything.
+# The longest files first (the end-to-end demo, then the molecule scenarios, app_service first), so
+# that no worker starts one of them when the others are nearly done (pytest collects by directory).
+PYTEST_PATHS ?= tests/e2e tests/molecule tests/integration tests/unit
 pytest:
-	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS) $(PYTEST_PATHS)
 
 unit:
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
