@@ -147,6 +147,17 @@ def explain_error(stderr, container=None):
     return stderr.splitlines()[-1] if stderr else "psql failed without an error message"
 
 
+# The server's version, as a column list any query can add (a snapshot reads it in the same statement).
+VERSION_COLUMNS = ("current_setting('server_version_num')::int AS server_version_num, "
+                   "current_setting('server_version') AS server_version")
+
+
+def read_server_version(runner, database=None):
+    """{num: 160014, text: "16.14"} of the server ``runner`` reaches."""
+    rows = runner.query("SELECT %s" % VERSION_COLUMNS, database=database)
+    return dict(num=int(rows[0]["server_version_num"]), text=rows[0]["server_version"])
+
+
 class DockerExecRunner:
     """Run SQL as the superuser over the container's local socket: ``docker exec -i C psql``.
 

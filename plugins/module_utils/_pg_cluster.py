@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, read_server_version
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg_databases import INSTALLED_EXTENSIONS_SQL
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg_settings import rows_by_name, settings_sql
 
@@ -19,9 +19,8 @@ SLOTS_SQL = ("SELECT slot_name, slot_type, plugin, database, active, active_pid,
 
 def gather_cluster_info(runner, settings=None):
     settings = [str(s).strip().lower() for s in (DEFAULT_INFO_SETTINGS if settings is None else settings)]
-    version = runner.query("SELECT current_setting('server_version') AS version, "
-                           "current_setting('server_version_num')::int AS version_num")[0]
-    facts = dict(version=version["version"], version_num=version["version_num"], settings={}, databases={}, replication_slots=[])
+    version = read_server_version(runner)
+    facts = dict(version=version["text"], version_num=version["num"], settings={}, databases={}, replication_slots=[])
     if settings:
         rows = rows_by_name(runner.query(settings_sql(settings)))
         unknown = sorted(set(settings) - set(rows))

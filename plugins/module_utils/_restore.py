@@ -23,6 +23,7 @@ import time
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     PG_MUTUALLY_EXCLUSIVE,
+    VERSION_COLUMNS,
     PgError,
     QueryLog,
     literal_list,
@@ -189,15 +190,6 @@ def parse_major(text):
 # --------------------------------------------------------------------------------------------
 # A snapshot as a document
 # --------------------------------------------------------------------------------------------
-
-VERSION_COLUMNS = ("current_setting('server_version_num')::int AS server_version_num, "
-                   "current_setting('server_version') AS server_version")
-
-
-def read_server_version(runner, database):
-    rows = runner.query("SELECT %s" % VERSION_COLUMNS, database=database)
-    return dict(num=int(rows[0]["server_version_num"]), text=rows[0]["server_version"])
-
 
 def read_snapshot_and_version(runner, database, schemas):
     """The schema snapshot and the server version in one statement (one docker exec, one round trip)."""

@@ -172,6 +172,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     PG_REQUIRED_ONE_OF,
     PgError,
     pg_argument_spec,
+    read_server_version,
     runner_from_params,
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
@@ -184,7 +185,6 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     parse_major,
     parse_tool_version,
     pg_dump_arguments,
-    read_server_version,
     read_tables,
     restored_tables,
     tool_failure,
