@@ -29,28 +29,45 @@ options:
     description: Prefix of every container name derived from a service name.
     type: str
     default: sertantai-
+  strict:
+    description:
+      - Return the list of services itself, and fail with one message that names every problem when there is
+        any (C(invalid fleet description (sertantai_services): ...)). One task then validates and records.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
 - name: Validate the fleet description
   ansible.builtin.set_fact:
     fleet: "{{ sertantai_services | sertantai.deploy.fleet(sertantai_host_services, 'sertantai-') }}"
+
+- name: Record the services of this host, failing on an invalid fleet description
+  ansible.builtin.set_fact:
+    services: "{{ sertantai_services | sertantai.deploy.fleet(sertantai_host_services, 'sertantai-', strict=true) }}"
 """
 
 RETURN = r"""
 _value:
-  description: "C({services: [normalised services of the host], errors: [one line per problem]})."
-  type: dict
+  description:
+    - "C({services: [normalised services of the host], errors: [one line per problem]})."
+    - With O(strict=true), the list of services.
+  type: raw
 """
+
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import FleetError, build_fleet
 
 
-def fleet(services, host_services=None, container_prefix="sertantai-"):
+def fleet(services, host_services=None, container_prefix="sertantai-", strict=False):
     try:
-        return dict(services=build_fleet(services, host_services, container_prefix), errors=[])
+        built = build_fleet(services, host_services, container_prefix)
     except FleetError as exc:
+        if strict:
+            raise AnsibleFilterError("invalid fleet description (sertantai_services): %s" % "; ".join(exc.errors))
         return dict(services=[], errors=exc.errors)
+    return built if strict else dict(services=built, errors=[])
 
 
 class FilterModule:
