@@ -32,7 +32,8 @@ options:
   strict:
     description:
       - Return the list of services itself, and fail with one message that names every problem when there is
-        any (C(invalid fleet description (sertantai_services): ...)). One task then validates and records.
+        any (a message that starts with C(invalid fleet description)). One task then validates and
+        records.
     type: bool
     default: false
 """
