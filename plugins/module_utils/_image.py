@@ -1,7 +1,8 @@
 # Copyright (c) sertantai.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to the collection: prove that the executables a healthcheck or script needs exist in an image.
+"""Private to the collection: images. Pull several at once, and prove that the executables a healthcheck
+or script needs exist in an image.
 
 A compose healthcheck that calls ``curl`` in an image that only has ``wget`` keeps the container
 "unhealthy" forever. This reads the commands out of healthcheck tests (``CMD``, ``CMD-SHELL`` and
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
 
@@ -272,6 +274,79 @@ def ensure_image(docker, image, pull, check_mode=False):
             return None, True
         raise ImageCommandsError("image %s is not present locally: pull or build it first, or set pull: true" % image)
     return before, False
+
+
+# ---------------------------------------------------------------- pulling the images of a deploy
+
+# Docker fetches the layers of one pull a few at a time; pulls of different images wait on the
+# registry, not on this host, so they run side by side (a service has up to three images).
+PULL_WORKERS = 4
+
+
+def images_to_pull(images, pull, present):
+    """The references a run pulls: all of them with ``always``, the ones not in ``present`` with ``not_present``."""
+    return [image for image in images if pull == "always" or image not in present]
+
+
+def _pull_one(docker, image):
+    """Docker's reason when ``docker pull`` fails, else None."""
+    try:
+        docker.run("pull", "-q", image)
+    except DockerError as exc:
+        return exc.message
+    return None
+
+
+def pull_images(docker, images, pull="always", check_mode=False, workers=PULL_WORKERS):
+    """Pull ``images`` in parallel; one ``docker inspect`` before and one after for all of them.
+
+    Returns one dict per distinct reference, in the order given: ``image``, ``pulled`` (a pull ran; in
+    check mode: would run), ``id`` (the local image id after the pull, None when absent), ``changed``
+    (the id differs from before, as community.docker.docker_image_pull reports; in check mode: the image
+    is absent and would be pulled) and, when the pull failed, ``error`` (Docker's reason).
+    """
+    images = list(dict.fromkeys(images))
+    before = docker.inspect(*images, kind="image")[0]
+    wanted = images_to_pull(images, pull, before)
+    after, errors = before, {}
+    if wanted and not check_mode:
+        with ThreadPoolExecutor(max_workers=min(workers, len(wanted))) as pool:
+            reasons = list(pool.map(lambda image: _pull_one(docker, image), wanted))
+        errors = dict((image, reason) for image, reason in zip(wanted, reasons) if reason)
+        after = docker.inspect(*images, kind="image")[0]
+    entries = []
+    for image in images:
+        before_id = (before.get(image) or {}).get("Id")
+        after_id = (after.get(image) or {}).get("Id")
+        entry = dict(image=image, pulled=image in wanted, id=after_id)
+        if check_mode:
+            entry["changed"] = image in wanted and before_id is None
+        else:
+            entry["changed"] = pull_changed(before_id, after_id)
+            if image in errors:
+                entry["error"] = errors[image]
+            elif image in wanted and after_id is None:
+                entry["error"] = "docker pull succeeded but the image is not present: check the reference"
+        entries.append(entry)
+    return entries
+
+
+def pull_summary(entries, check_mode=False):
+    """The task message: each image that could not be pulled with Docker's reason, else what changed."""
+    failed = [entry for entry in entries if entry.get("error")]
+    if failed:
+        return "; ".join("%s could not be pulled (%s)" % (entry["image"], entry["error"]) for entry in failed)
+    changed = [entry["image"] for entry in entries if entry["changed"]]
+    pulled = [entry["image"] for entry in entries if entry["pulled"]]
+    if check_mode:
+        if changed:
+            return "Check mode pulls nothing: %s would be pulled (not present locally)." % ", ".join(changed)
+        return "Check mode pulls nothing: all %d image(s) are present locally." % len(entries)
+    if not pulled:
+        return "All %d image(s) are present locally: nothing pulled." % len(entries)
+    if changed:
+        return "Pulled %d image(s); a new image for %s." % (len(pulled), ", ".join(changed))
+    return "Pulled %d image(s); all were up to date." % len(pulled)
 
 
 def _suggest(test, available):

@@ -1,10 +1,15 @@
-"""_image: what a healthcheck needs (pure): shell lines, test forms, compose interpolation and services."""
+"""_image: what a healthcheck needs (pure): shell lines, test forms, compose interpolation and services;
+pulling images, against a fake Docker CLI."""
 
 from __future__ import annotations
+
+import json
+import threading
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _image
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -176,3 +181,152 @@ def service(image, commands=(), unchecked=None):
 def test_summary(services, images, pulled, problems, msg):
     result = dict(services=services, images=[dict(image=i) for i in images], pulled=pulled)
     assert _image.summary(result, problems) == msg
+
+
+# ---------------------------------------------------------------- pulling several images in one run
+
+class FakeEngine:
+    """``run_command`` answering like the Docker CLI for ``docker inspect --type image`` and ``docker pull -q``.
+
+    ``local`` maps a reference to its local image id, ``registry`` to the id a pull brings; a reference not in
+    ``registry`` fails with ``refusals`` (default: Docker's answer for an unknown manifest). ``barrier``, when
+    set, makes every pull wait for the others: a run that pulled one image after another would time out.
+    ``stores=False``: a pull succeeds but leaves nothing behind.
+    """
+
+    def __init__(self, local, registry, refusals=None, barrier=None, stores=True):
+        self.local = dict(local)
+        self.registry = registry
+        self.refusals = refusals or {}
+        self.barrier = barrier
+        self.stores = stores
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, argv, data=None, binary_data=False):
+        with self.lock:
+            self.calls.append(argv)
+        assert argv[0] == "docker"
+        if argv[1] == "inspect":
+            assert argv[2:4] == ["--type", "image"]
+            names = argv[4:]
+            with self.lock:
+                docs = [{"Id": self.local[n]} for n in names if n in self.local]
+            err = "".join("Error response from daemon: No such image: %s\n" % n for n in names if n not in self.local)
+            return (1 if err else 0), json.dumps(docs), err
+        assert argv[1:3] == ["pull", "-q"]
+        image = argv[3]
+        if self.barrier is not None:
+            self.barrier.wait()
+        if image not in self.registry:
+            return 1, "", "Error response from daemon: %s\n" % self.refusals.get(image, "manifest for %s not found: manifest unknown" % image)
+        if self.stores:
+            with self.lock:
+                self.local[image] = self.registry[image]
+        return 0, image + "\n", ""
+
+    def pulls(self):
+        return sorted(argv[3] for argv in self.calls if argv[1] == "pull")
+
+    def inspects(self):
+        return [argv for argv in self.calls if argv[1] == "inspect"]
+
+
+A, B, C = "reg/a:1", "reg/b:1", "reg/c:1"
+
+
+def pull(engine, images, pull="always", check_mode=False):
+    return _image.pull_images(DockerCli(engine), images, pull, check_mode)
+
+
+def by_image(entries):
+    return dict((e["image"], e) for e in entries)
+
+
+@pytest.mark.parametrize("images, pull_mode, present, expected", [
+    ([A, B], "always", {A: {}}, [A, B]),
+    ([A, B], "not_present", {A: {}}, [B]),
+    ([A, B], "not_present", {A: {}, B: {}}, []),
+    ([], "always", {}, []),
+])
+def test_images_to_pull(images, pull_mode, present, expected):
+    assert _image.images_to_pull(images, pull_mode, present) == expected
+
+
+def test_all_images_are_pulled_side_by_side_with_one_inspect_before_and_one_after():
+    engine = FakeEngine({A: "sha256:a0"}, {A: "sha256:a1", B: "sha256:b1", C: "sha256:c1"}, barrier=threading.Barrier(3, timeout=5))
+    entries = pull(engine, [A, B, C, A])
+    assert engine.pulls() == [A, B, C]
+    assert engine.inspects() == [["docker", "inspect", "--type", "image", A, B, C]] * 2
+    assert entries == [
+        dict(image=A, pulled=True, id="sha256:a1", changed=True),
+        dict(image=B, pulled=True, id="sha256:b1", changed=True),
+        dict(image=C, pulled=True, id="sha256:c1", changed=True),
+    ]
+    assert _image.pull_summary(entries) == "Pulled 3 image(s); a new image for reg/a:1, reg/b:1, reg/c:1."
+
+
+@pytest.mark.parametrize("pull_mode, pulls, changed, msg", [
+    # the registry holds what is here: pulled, nothing changed
+    ("always", [A, B], [], "Pulled 2 image(s); all were up to date."),
+    ("not_present", [], [], "All 2 image(s) are present locally: nothing pulled."),
+])
+def test_up_to_date_images_are_no_change(pull_mode, pulls, changed, msg):
+    engine = FakeEngine({A: "sha256:a", B: "sha256:b"}, {A: "sha256:a", B: "sha256:b"})
+    entries = pull(engine, [A, B], pull_mode)
+    assert engine.pulls() == pulls
+    assert [e["image"] for e in entries if e["changed"]] == changed
+    assert [e["id"] for e in entries] == ["sha256:a", "sha256:b"]
+    assert _image.pull_summary(entries) == msg
+    if not pulls:
+        assert len(engine.inspects()) == 1
+
+
+def test_not_present_pulls_only_what_is_missing():
+    engine = FakeEngine({A: "sha256:a"}, {A: "sha256:a-new", B: "sha256:b"})
+    entries = by_image(pull(engine, [A, B], "not_present"))
+    assert engine.pulls() == [B]
+    assert (entries[A]["pulled"], entries[A]["changed"], entries[A]["id"]) == (False, False, "sha256:a")
+    assert (entries[B]["pulled"], entries[B]["changed"], entries[B]["id"]) == (True, True, "sha256:b")
+
+
+@pytest.mark.parametrize("pull_mode", ["always", "not_present"])
+def test_check_mode_pulls_nothing_and_counts_absent_images_as_changes(pull_mode):
+    engine = FakeEngine({A: "sha256:a"}, {A: "sha256:a-new", B: "sha256:b"})
+    entries = pull(engine, [A, B], pull_mode, check_mode=True)
+    assert engine.pulls() == [] and len(engine.inspects()) == 1
+    assert entries == [
+        dict(image=A, pulled=pull_mode == "always", id="sha256:a", changed=False),
+        dict(image=B, pulled=True, id=None, changed=True),
+    ]
+    assert _image.pull_summary(entries, check_mode=True) == "Check mode pulls nothing: reg/b:1 would be pulled (not present locally)."
+    assert _image.pull_summary(entries[:1], check_mode=True) == "Check mode pulls nothing: all 1 image(s) are present locally."
+
+
+def test_every_failed_pull_is_named_with_dockers_reason_after_the_others_ended():
+    denied = ("pull access denied for reg/c, repository does not exist or may require 'docker login': "
+              "denied: requested access to the resource is denied")
+    engine = FakeEngine({B: "sha256:b0"}, {A: "sha256:a"}, refusals={C: denied})
+    entries = by_image(pull(engine, [A, B, C]))
+    assert engine.pulls() == [A, B, C]
+    assert (entries[A]["changed"], entries[A]["id"], "error" in entries[A]) == (True, "sha256:a", False)
+    # a failed pull leaves the local image as it was
+    assert (entries[B]["changed"], entries[B]["id"]) == (False, "sha256:b0")
+    assert entries[B]["error"] == "manifest for reg/b:1 not found: manifest unknown"
+    assert (entries[C]["changed"], entries[C]["id"], entries[C]["error"]) == (False, None, denied)
+    assert _image.pull_summary(list(entries.values())) == (
+        "reg/b:1 could not be pulled (manifest for reg/b:1 not found: manifest unknown); "
+        "reg/c:1 could not be pulled (%s)" % denied)
+
+
+def test_an_image_still_absent_after_a_pull_is_an_error():
+    engine = FakeEngine({}, {A: "sha256:a"}, stores=False)
+    entries = pull(engine, [A])
+    assert entries[0]["error"] == "docker pull succeeded but the image is not present: check the reference"
+
+
+def test_an_engine_that_cannot_inspect_is_an_error():
+    def run_command(argv, data=None, binary_data=False):
+        return 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
+    with pytest.raises(DockerError, match="Cannot connect to the Docker daemon"):
+        pull(run_command, [A])

@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# Copyright (c) sertantai.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_pull
+short_description: Pull several images in one task, in parallel
+version_added: 0.1.0
+description:
+  - Pulls every image of O(images) with C(docker pull), side by side, in one module run. A deploy pulls the
+    images of a service (backend, frontend, Electric) in one task instead of one task per image.
+  - One C(docker inspect) before and one after the pulls tell which images changed. An image is changed when its
+    local image id differs from before (it was not present, or the tag now names another image), as
+    M(community.docker.docker_image_pull) reports it.
+  - The module fails when any pull failed, after all pulls have ended; the message names each image that could not
+    be pulled with Docker's reason (for example C(denied), C(unauthorized) or C(manifest unknown)).
+  - Registry credentials are not options of this module. Log the host in first (M(community.docker.docker_login) or
+    C(docker login)); the pulls use the Docker CLI's configuration.
+extends_documentation_fragment:
+  - sertantai.deploy.docker
+  - sertantai.deploy.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode pulls nothing. An image that is not present locally is reported as a change (it would be
+        pulled); whether the registry holds a newer image for a tag that is present is not asked.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Another run reports no change unless the registry holds a new image for one of the tags.
+options:
+  images:
+    description:
+      - The image references to pull (C(registry/name:tag) or C(registry/name@sha256:...)). A reference given twice
+        is pulled once.
+    type: list
+    elements: str
+    required: true
+  pull:
+    description:
+      - V(always) pulls every image (a tag such as C(latest) may have moved); V(not_present) pulls only the images
+        that are not present locally.
+      - To use only the images that are present, skip the task.
+    type: str
+    choices: [always, not_present]
+    default: always
+author:
+  - Sertantai deploy maintainers (@shotleybuilder)
+"""
+
+EXAMPLES = r"""
+- name: Pull the images to deploy
+  sertantai.deploy.image_pull:
+    images:
+      - ghcr.io/shotleybuilder/sertantai-legal:{{ git_sha }}
+      - ghcr.io/shotleybuilder/sertantai-legal-frontend:{{ git_sha }}
+      - electricsql/electric:1.0.0
+
+- name: Pull the images that are not on the server yet
+  sertantai.deploy.image_pull:
+    images: "{{ service_images }}"
+    pull: not_present
+  register: pulled
+"""
+
+RETURN = r"""
+images:
+  description: One entry per distinct image of O(images), in the order given.
+  returned: always, unless the module could not run at all (no Docker CLI, an invalid option)
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The reference, as given.
+      type: str
+      sample: ghcr.io/shotleybuilder/sertantai-legal:latest
+    id:
+      description: The local image id after the pull; null when the image is not present locally (an absent image in
+        check mode, or one whose pull failed).
+      type: str
+      sample: sha256:3f2a0c1d9e8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7
+    pulled:
+      description: Whether C(docker pull) ran for the image (in check mode, whether it would run).
+      type: bool
+    changed:
+      description: Whether the pull changed the local image (its id differs from before); in check mode, whether the
+        image is not present locally and would be pulled.
+      type: bool
+    error:
+      description: Docker's reason when the image could not be pulled.
+      type: str
+      returned: when the pull failed
+      sample: "pull access denied for ghcr.io/shotleybuilder/sertantai-legal, repository does not exist or may require
+        'docker login': denied: requested access to the resource is denied"
+pulled:
+  description: The images whose local image id changed; in check mode the absent images that would be pulled.
+    The task is changed when this is not empty.
+  returned: always, unless the module could not run at all
+  type: list
+  elements: str
+  sample: [ghcr.io/shotleybuilder/sertantai-legal:latest]
+msg:
+  description: A summary; on failure each image that could not be pulled, with Docker's reason.
+  returned: always
+  type: str
+  sample: "ghcr.io/shotleybuilder/sertantai-legal:abc123 could not be pulled (manifest unknown)"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
+from ansible_collections.sertantai.deploy.plugins.module_utils._image import pull_images, pull_summary
+
+
+def main():
+    argument_spec = docker_argument_spec()
+    argument_spec.update(
+        images=dict(type="list", elements="str", required=True),
+        pull=dict(type="str", default="always", choices=["always", "not_present"]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        entries = pull_images(DockerCli(module.run_command, params["docker_cli"]), params["images"], params["pull"],
+                              check_mode=module.check_mode)
+    except DockerError as exc:
+        module.fail_json(msg=exc.message)
+
+    pulled = [entry["image"] for entry in entries if entry["changed"]]
+    result = dict(changed=bool(pulled), images=entries, pulled=pulled, msg=pull_summary(entries, module.check_mode))
+    if any(entry.get("error") for entry in entries):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

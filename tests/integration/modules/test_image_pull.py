@@ -1,0 +1,115 @@
+"""image_pull driven through ansible against the local Docker Engine and a real registry with auth
+(tests/images/registry) on 127.0.0.1, logged in through a DOCKER_CONFIG of the test's own."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tests.support.ansible import run_module
+from tests.support.docker import docker, remove_containers
+from tests.support.registry import start_registry
+
+REGISTRY = "sertantai-test-image-pull-registry"
+REGISTRY_USER = "shotleybuilder"
+BASE = "sertantai-test/debian:bookworm"
+
+
+@pytest.fixture(scope="module")
+def registry(docker_engine, tmp_path_factory):
+    """``(host, DOCKER_CONFIG)``: a registry with auth and a Docker config logged in to it."""
+    password = secrets.token_hex(16)
+    host = "127.0.0.1:%d" % start_registry(REGISTRY, REGISTRY_USER, password)
+    config = str(tmp_path_factory.mktemp("docker-config"))
+    docker("--config", config, "login", host, "-u", REGISTRY_USER, "--password-stdin", input=password)
+    refs = []
+    yield host, config, refs
+    docker("rmi", "-f", *refs, check=False)
+    remove_containers(REGISTRY)
+
+
+def push(registry, name, version):
+    """Build a one-layer image, push it as ``<registry>/<name>``, remove it locally; return (ref, image id)."""
+    host, config, refs = registry
+    ref = "%s/%s" % (host, name)
+    refs.append(ref)
+    docker("build", "-q", "-t", ref, "-", input="FROM %s\nRUN echo %s > /version\n" % (BASE, version))
+    image_id = local_id(ref)
+    docker("--config", config, "push", "-q", ref)
+    docker("rmi", ref)
+    return ref, image_id
+
+
+def local_id(ref):
+    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def test_pulls_all_images_in_one_call_and_reports_what_changed(registry, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", registry[1])
+    backend, backend_id = push(registry, "sertantai-test-pull-backend:1", "backend-1")
+    frontend, frontend_id = push(registry, "sertantai-test-pull-frontend:1", "frontend-1")
+    args = {"images": [backend, frontend]}
+
+    # check mode: both are absent, so both would be pulled (a change), but nothing is pulled
+    checked = run_module("image_pull", args, check=True)
+    assert not checked.get("failed"), checked["msg"]
+    assert (checked["changed"], checked["pulled"]) == (True, [backend, frontend])
+    assert [(i["pulled"], i["changed"], i["id"]) for i in checked["images"]] == [(True, True, None)] * 2
+    assert "would be pulled" in checked["msg"]
+    assert (local_id(backend), local_id(frontend)) == (None, None)
+
+    # one call pulls both
+    pulled = run_module("image_pull", args)
+    assert not pulled.get("failed"), pulled["msg"]
+    assert (pulled["changed"], pulled["pulled"]) == (True, [backend, frontend])
+    assert [(i["image"], i["id"], i["changed"]) for i in pulled["images"]] == [(backend, backend_id, True), (frontend, frontend_id, True)]
+    assert (local_id(backend), local_id(frontend)) == (backend_id, frontend_id)
+
+    # not_present: both are here, nothing pulled, nothing changed
+    again = run_module("image_pull", dict(args, pull="not_present"))
+    assert (again.get("failed"), again["changed"], again["pulled"]) == (None, False, [])
+    assert [i["pulled"] for i in again["images"]] == [False, False]
+
+    # always: pulled again, the registry holds the same images, nothing changed
+    again = run_module("image_pull", args)
+    assert (again.get("failed"), again["changed"], again["pulled"]) == (None, False, [])
+    assert [i["pulled"] for i in again["images"]] == [True, True]
+
+    # a new image under the backend's tag: check mode neither pulls nor asks; the real run changes the backend only
+    new_backend, new_backend_id = push(registry, "sertantai-test-pull-backend:1", "backend-2")
+    docker("image", "tag", backend_id, backend)
+    checked = run_module("image_pull", args, check=True)
+    assert (checked["changed"], checked["pulled"]) == (False, [])
+    assert local_id(backend) == backend_id
+    updated = run_module("image_pull", args)
+    assert (updated["changed"], updated["pulled"]) == (True, [backend])
+    assert [i["changed"] for i in updated["images"]] == [True, False]
+    assert local_id(backend) == new_backend_id
+    docker("rmi", "-f", backend_id, check=False)
+
+
+def test_a_missing_image_fails_naming_it_with_dockers_reason(registry, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", registry[1])
+    present, present_id = push(registry, "sertantai-test-pull-present:1", "present")
+    missing = "%s/sertantai-test-pull-present:never-pushed" % registry[0]
+
+    result = run_module("image_pull", {"images": [missing, present]})
+    assert result.get("failed") is True
+    by_image = dict((i["image"], i) for i in result["images"])
+    assert "manifest unknown" in by_image[missing]["error"] and by_image[missing]["id"] is None
+    assert result["msg"] == "%s could not be pulled (%s)" % (missing, by_image[missing]["error"])
+    # the other image was pulled all the same
+    assert "error" not in by_image[present] and by_image[present]["id"] == present_id
+    assert (result["changed"], result["pulled"]) == (True, [present])
+
+
+def test_without_a_login_the_registry_refuses_and_the_reason_says_so(registry, monkeypatch, tmp_path):
+    ref, _image_id = push(registry, "sertantai-test-pull-private:1", "private")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    result = run_module("image_pull", {"images": [ref], "pull": "not_present"})
+    assert result.get("failed") is True
+    assert result["msg"].startswith("%s could not be pulled (" % ref)
+    assert "no basic auth credentials" in result["msg"] or "unauthorized" in result["msg"], result["msg"]
+    assert local_id(ref) is None
