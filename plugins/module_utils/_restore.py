@@ -20,6 +20,7 @@ import json
 import re
 import shlex
 import time
+import zlib
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     PG_MUTUALLY_EXCLUSIVE,
@@ -33,10 +34,10 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import (
     CHECKS,
     build_snapshot,
+    compact_snapshot_sql,
     compare_snapshots,
     display_table,
     row_count_sql,
-    snapshot_sql,
 )
 
 # The migrations table belongs to the target: its backend's migrations filled it at start (a
@@ -191,22 +192,67 @@ def parse_major(text):
 # A snapshot as a document
 # --------------------------------------------------------------------------------------------
 
+def document_sql(schemas):
+    """The catalog of a snapshot (compact_snapshot_sql()) and the server version, in one statement."""
+    return "SELECT s.*, %s FROM (%s) AS s" % (VERSION_COLUMNS, compact_snapshot_sql(schemas))
+
+
 def read_snapshot_and_version(runner, database, schemas):
     """The schema snapshot and the server version in one statement (one docker exec, one round trip)."""
-    rows = runner.query("SELECT s.*, %s FROM (%s) AS s" % (VERSION_COLUMNS, snapshot_sql(schemas)), database=database)
-    row = rows[0] if rows else {}
+    rows = runner.query(document_sql(schemas), database=database)
+    return document_parts(rows[0] if rows else {})
+
+
+def document_parts(row):
+    """(snapshot, version) of document_sql()'s row."""
     return build_snapshot(row), dict(num=int(row["server_version_num"]), text=row["server_version"])
+
+
+def make_document(database, schemas, snapshot, version):
+    return dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
+                server_version_num=version["num"], server_version=version["text"], schema=snapshot)
 
 
 def read_document(runner, database, schemas):
     """Snapshot + server version of a database (source or target), as one JSON-serialisable document."""
     snapshot, version = read_snapshot_and_version(runner, database, schemas)
-    return dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
-                server_version_num=version["num"], server_version=version["text"], schema=snapshot)
+    return make_document(database, schemas, snapshot, version)
+
+
+def read_catalog_text(runner, database, schemas):
+    """document_sql()'s answer as the runner got it, JSON text not parsed: what schema_gate's module returns
+    to its action plugin (compressed by encode_catalog_text()), which builds the document."""
+    return runner.query_text(document_sql(schemas), database=database)
+
+
+def encode_catalog_text(text):
+    """read_catalog_text() as base64 text of gzip (some 100 kB for 1,000 tables), to travel in a module's result.
+
+    The fastest gzip level: this is compressed and read once, within the same task.
+    """
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=1)).decode("ascii")
+
+
+def decode_catalog_text(text, database, schemas, label="target_snapshot"):
+    """The document of what encode_catalog_text() wrote (database and schemas: what was read)."""
+    try:
+        data = gzip.decompress(base64.b64decode(text or "", validate=True)).decode("utf-8")
+    except (TypeError, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise RestoreError("%s is not gzip-compressed base64 text (%s: %s)" % (label, type(exc).__name__, exc))
+    return document_from_catalog_text(data, database, schemas, label)
+
+
+def document_from_catalog_text(text, database, schemas, label="the catalog"):
+    """The document of read_catalog_text()'s JSON text (database and schemas: what was read)."""
+    try:
+        snapshot, version = document_parts(json.loads(text)[0])
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise RestoreError("%s is not the catalog of a snapshot (%s: %s)" % (label, type(exc).__name__, exc))
+    return make_document(database, schemas, snapshot, version)
 
 
 def encode_document(document):
-    """The document as gzip-compressed JSON (a 1,000-table snapshot shrinks about fortyfold, to some 45 kB)."""
+    """The document as gzip-compressed JSON (a 1,000-table snapshot shrinks about fortyfold, to some 40 kB)."""
     return gzip.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), compresslevel=5)
 
 

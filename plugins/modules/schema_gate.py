@@ -20,14 +20,15 @@ description:
     V(controller) fits the common case, the developer's database on the laptop that runs Ansible and a
     production server that cannot reach it. The module's action plugin then reads the source on the
     controller while the module reads the target on the server (both at the same time), the module returns
-    the target's snapshot compressed to the plugin, and the plugin compares the two on the controller.
+    the target's catalog compressed to the plugin, and the plugin builds its snapshot and compares the two on
+    the controller.
     V(target) reads the source on the server too (a source container on the same host), and the module
     compares there.
   - B(Why one task.) A snapshot of a 1,000-table schema has about 10,000 columns. Two of them registered as
     task results and passed to M(sertantai.deploy.schema_parity) through Ansible's templating cost about ten
     times the reading itself; here no snapshot is ever a task argument or a task result, only the comparison
-    is returned. The reads of each side (the snapshot, C(pg_restore --version), C(docker inspect)) run at the
-    same time.
+    is returned. The source's snapshot, the target's (one C(docker exec) of C(psql), which runs the
+    container's C(pg_restore --version) before the query) and C(docker inspect) are read at the same time.
   - B(Versions.) C(pg_dump) refuses a server newer than itself, and an archive written by a newer C(pg_dump)
     may use a format an older C(pg_restore) cannot read. The gate therefore refuses a source server whose major
     version is newer than the target's C(pg_restore) (read with C(pg_restore --version) in O(pg_container), or
@@ -117,9 +118,9 @@ options:
     type: path
   return_target_snapshot:
     description:
-      - Only read the target, and return its snapshot compressed as RV(target_snapshot) with
-        RV(target_pg_restore) and RV(target_image), instead of comparing. O(source) and O(source_snapshot)
-        are then not used.
+      - Only read the target, and return the catalog its snapshot is built from, compressed, as
+        RV(target_snapshot) with RV(target_pg_restore) and RV(target_image), instead of comparing. O(source)
+        and O(source_snapshot) are then not used.
       - The action plugin sets this when it reads the source on the controller; a playbook has no need to.
     type: bool
     default: false
@@ -296,11 +297,12 @@ seconds:
   sample: 0.84
 target_snapshot:
   description:
-    - The target's schema snapshot and server version as base64 text of gzip-compressed JSON (some 45 kB for
-      1,000 tables). The action plugin removes it from the task's result after the comparison.
+    - The target's catalog (the rows of tables, columns, constraints and indexes its schema snapshot is built
+      from) and server version, as base64 text of gzip-compressed JSON (some 100 kB for 1,000 tables). The
+      action plugin builds the snapshot from it and removes it from the task's result after the comparison.
   returned: when O(return_target_snapshot)
   type: str
-  sample: H4sIAAAAAAAC/6tWSs7PS8tMKU1RslIqS8wpTtVRSkksSVSyqq6tBQBMtkSxHAAAAA==
+  sample: H4sIAAAAAAAEA4uuVipJTMpJLVayio7VUUrOzynNzYNz8opLihIz80qgApl5KakVMKXFqUVlqUXxQFycmZ8Xn1eaq2RlaGZgYGiio4Qqp2SlZGimZ2iiVBsLACFJQKlvAAAA
 target_pg_restore:
   description: The version and major of the target's C(pg_restore), null when it cannot be run.
   returned: when O(return_target_snapshot)
@@ -308,6 +310,7 @@ target_pg_restore:
   sample: {version: "16.2", major: [16]}
 """
 
+import gc
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -321,12 +324,15 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     GATE_REQUIRED_ONE_OF,
     RestoreError,
     decode_document,
-    encode_document_text,
+    document_from_catalog_text,
+    document_sql,
+    encode_catalog_text,
     gate_argument_spec,
     gate_fails,
     gate_message,
     gate_result,
     parse_tool_version,
+    read_catalog_text,
     read_document,
     source_params,
 )
@@ -346,6 +352,24 @@ def read_database(module, params, database, schemas, what):
             runner.close()
 
 
+def read_target(module, params, with_restore_tool):
+    """The target's catalog as JSON text (read_catalog_text()) and, when ``with_restore_tool``,
+    parse_tool_version() of the container's pg_restore, run by the same docker exec."""
+    runner = None
+    try:
+        runner = runner_from_params(params, module.run_command, database=params["database"])
+        if not with_restore_tool:
+            return read_catalog_text(runner, params["database"], params["schemas"]), None
+        out, text = runner.command_and_query_text(["pg_restore", "--version"], document_sql(params["schemas"]),
+                                                  database=params["database"])
+        return text, parse_tool_version(out) if out is not None else None
+    except PgError as exc:
+        raise RestoreError("cannot read the target database '%s': %s" % (params["database"], exc.message))
+    finally:
+        if runner is not None:
+            runner.close()
+
+
 def read_snapshot_file(path, schemas):
     try:
         with open(path, "rb") as handle:
@@ -358,13 +382,9 @@ def read_snapshot_file(path, schemas):
     return document
 
 
-def read_restore_tool(module, params):
-    """parse_tool_version() of the target's pg_restore; None when it cannot be run."""
-    if params["pg_container"]:
-        rc, out, _err = DockerCli(module.run_command, params["pg_docker_cli"]).exec(
-            params["pg_container"], ["pg_restore", "--version"])
-    else:
-        rc, out, _err = module.run_command(["pg_restore", "--version"])
+def read_restore_tool(module):
+    """parse_tool_version() of pg_restore on the host (a direct target connection); None when it cannot be run."""
+    rc, out, _err = module.run_command(["pg_restore", "--version"])
     return parse_tool_version(out) if rc == 0 else None
 
 
@@ -382,12 +402,15 @@ def read_image(module, params):
 def read_all(module, params):
     """Everything the gate reads, at the same time: each is a docker exec (or a connection) that mostly waits.
 
-    Returns a dict with target, restore_tool, image and, unless only the target is asked for, source.
+    Returns a dict with target, restore_tool, image and, unless only the target is asked for, source. When only
+    the target is asked for, target is the catalog's JSON text as read, for the action plugin to build; else
+    the target's document. The container's pg_restore runs in the docker exec that reads the target.
     """
-    jobs = dict(target=(read_database, module, params, params["database"], params["schemas"], "target"),
+    in_container = bool(params["pg_container"])
+    jobs = dict(target=(read_target, module, params, params["check_versions"] and in_container),
                 image=(read_image, module, params))
-    if params["check_versions"]:
-        jobs["restore_tool"] = (read_restore_tool, module, params)
+    if params["check_versions"] and not in_container:
+        jobs["restore_tool"] = (read_restore_tool, module)
     if not params["return_target_snapshot"]:
         if params["source_snapshot"]:
             jobs["source"] = (read_snapshot_file, params["source_snapshot"], params["schemas"])
@@ -408,6 +431,16 @@ def read_all(module, params):
                 errors.append(exc.message)
     if errors:
         module.fail_json(msg="; ".join(errors))
+    text, restore_tool = found["target"]
+    if restore_tool is not None:
+        found["restore_tool"] = restore_tool
+    if params["return_target_snapshot"]:
+        found["target"] = text
+    else:
+        try:
+            found["target"] = document_from_catalog_text(text, params["database"], params["schemas"])
+        except RestoreError as exc:
+            module.fail_json(msg="cannot read the target database '%s': %s" % (params["database"], exc.message))
     return found
 
 
@@ -424,8 +457,11 @@ def main():
         module.fail_json(msg="schemas is empty: list at least one schema, for example [public]")
     start = time.monotonic()
     found = read_all(module, params)
+    # What is there now lives until the module exits: frozen, it is left out of the collection the interpreter
+    # makes on its way out, which would walk every object Ansible's imports made (some 50 ms of the task).
+    gc.freeze()
     if params["return_target_snapshot"]:
-        module.exit_json(changed=False, target_snapshot=encode_document_text(found["target"]),
+        module.exit_json(changed=False, target_snapshot=encode_catalog_text(found["target"]),
                          target_pg_restore=found["restore_tool"], target_image=found["image"],
                          seconds=round(time.monotonic() - start, 3))
 
