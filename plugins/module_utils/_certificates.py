@@ -15,6 +15,11 @@ import os
 import re
 import subprocess
 
+try:  # certbot depends on python3-cryptography; without it, openssl reads the certificate
+    from cryptography import x509
+except ImportError:
+    x509 = None
+
 RENEW_LINE = re.compile(r"^\s*renew_before_expiry\s*=\s*(.*?)\s*$", re.MULTILINE)
 
 
@@ -26,10 +31,6 @@ def not_after(path):
     """The certificate's expiry (aware UTC datetime): with cryptography when it is there, else openssl."""
     with open(path, "rb") as handle:
         data = handle.read()
-    try:
-        from cryptography import x509  # certbot depends on it
-    except ImportError:
-        x509 = None
     if x509 is not None:
         cert = x509.load_pem_x509_certificate(data)
         expiry = getattr(cert, "not_valid_after_utc", None)

@@ -156,9 +156,9 @@ def apply(module, entries, purge=(), exists=(), check_mode=False):
 
     Returns {changed, changed_paths, purged, exists, diff}."""
     tree = Tree(module, check_mode)
+    entries = [dict(entry, path=os.path.normpath(entry["path"])) for entry in entries]
     changed_paths = []
     for entry in entries:
-        entry = dict(entry, path=os.path.normpath(entry["path"]))
         state = entry["state"]
         if state == "file" and entry.get("content") is None:
             raise FileTreeError("%s: state=file needs content (or template, rendered by the action plugin)" % entry["path"])
@@ -166,8 +166,7 @@ def apply(module, entries, purge=(), exists=(), check_mode=False):
             raise FileTreeError("%s: state=link needs src" % entry["path"])
         if getattr(tree, state)(entry):
             changed_paths.append(entry["path"])
-    keep = set(os.path.normpath(entry["path"]) for entry in entries)
-    purged = purge_candidates([os.path.normpath(d) for d in purge], keep)
+    purged = purge_candidates([os.path.normpath(d) for d in purge], set(entry["path"] for entry in entries))
     for path in purged:
         tree.absent(dict(path=path))
     # Read after the changes: what exists once the tree is in place.
