@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
@@ -281,6 +283,41 @@ def ensure_image(docker, image, pull, check_mode=False):
 # Docker fetches the layers of one pull a few at a time; pulls of different images wait on the
 # registry, not on this host, so they run side by side (a service has up to three images).
 PULL_WORKERS = 4
+
+
+def docker_config_path(environ=None):
+    """The file ``docker login`` writes: $DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(base, "config.json")
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def registry_login(docker, registry, username, password, check_mode=False):
+    """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError.
+
+    In check mode the registry still checks the credentials, but through a throwaway configuration
+    directory: the host's own is left as it is.
+    """
+    argv = ["login", "--username", username, "--password-stdin", registry]
+    if check_mode:
+        scratch = tempfile.mkdtemp(prefix="image-pull-login-")
+        try:
+            docker.run("--config", scratch, *argv, data=password)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return False
+    path = docker_config_path()
+    before = _read_bytes(path)
+    docker.run(*argv, data=password)
+    return _read_bytes(path) != before
 
 
 def images_to_pull(images, pull, present):

@@ -37,9 +37,9 @@ def create_extension_sql(extension):
     return "CREATE EXTENSION IF NOT EXISTS %s CASCADE" % quote_ident(extension)
 
 
-def database_sql(name):
+def databases_sql(names):
     return ("SELECT datname, pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding "
-            "FROM pg_database WHERE datname = %s" % quote_literal(name))
+            "FROM pg_database WHERE datname IN (%s)" % literal_list(names))
 
 
 def available_extensions_sql(extensions):
@@ -76,23 +76,52 @@ def ensure_database(runner, name, extensions=None, owner=None, encoding="UTF8", 
 
     ``where`` names the server (container and image) in error messages; a callable is only called then.
     """
-    extensions = list(dict.fromkeys(extensions or []))
-    errors = validate_database_args(name, extensions, owner, template)
+    spec = dict(name=name, extensions=extensions, owner=owner, encoding=encoding, template=template)
+    return ensure_databases(runner, [spec], check_mode=check_mode, where=where)[0]
+
+
+def ensure_databases(runner, specs, check_mode=False, where="this PostgreSQL server"):
+    """ensure_database for each of ``specs`` ({name, extensions, owner, encoding, template}), in order.
+
+    The reads that concern the whole server (which databases and roles exist, which extensions the
+    server can provide) are made once for all of them; nothing is written before every check passed.
+    """
+    specs = [dict(spec, extensions=list(dict.fromkeys(spec.get("extensions") or []))) for spec in specs]
+    errors = []
+    for spec in specs:
+        errors.extend(validate_database_args(spec["name"], spec["extensions"], spec.get("owner"), spec.get("template")))
+    names = [spec["name"] for spec in specs]
+    repeated = sorted(set(name for name in names if names.count(name) > 1))
+    if repeated:
+        errors.append("database(s) %s listed more than once" % ", ".join(repeated))
     if errors:
         raise PgError("; ".join(errors))
-    log = QueryLog(runner, check_mode)
-    result = dict(database=name, created=False, owner_changed=False, extensions_created=[], queries=log.queries, warnings=[])
-    current = log.read(database_sql(name))
-    current = current[0] if current else None
+    if not specs:
+        return []
 
-    if owner and not log.read("SELECT rolname FROM pg_roles WHERE rolname = %s" % quote_literal(owner)):
-        raise PgError("owner role '%s' does not exist: create the role first, or leave owner unset" % owner)
-    if extensions:
-        available = set(row["name"] for row in log.read(available_extensions_sql(extensions)))
-        missing = [e for e in extensions if e not in available]
+    reads = QueryLog(runner, check_mode)
+    existing = dict((row["datname"], row) for row in reads.read(databases_sql(names)))
+    owners = sorted(set(spec["owner"] for spec in specs if spec.get("owner")))
+    if owners:
+        roles = set(row["rolname"] for row in reads.read("SELECT rolname FROM pg_roles WHERE rolname IN (%s)" % literal_list(owners)))
+        missing = [owner for owner in owners if owner not in roles]
+        if missing:
+            raise PgError("owner role(s) %s do not exist: create the role first, or leave owner unset"
+                          % ", ".join("'%s'" % owner for owner in missing))
+    wanted = list(dict.fromkeys(extension for spec in specs for extension in spec["extensions"]))
+    if wanted:
+        available = set(row["name"] for row in reads.read(available_extensions_sql(wanted)))
+        missing = [extension for extension in wanted if extension not in available]
         if missing:
             raise PgError(missing_extensions_message(missing, where() if callable(where) else where))
+    return [_ensure_one(runner, spec, existing.get(spec["name"]), check_mode) for spec in specs]
 
+
+def _ensure_one(runner, spec, current, check_mode):
+    name, extensions, owner = spec["name"], spec["extensions"], spec.get("owner")
+    encoding, template = spec.get("encoding", "UTF8"), spec.get("template", "template0")
+    log = QueryLog(runner, check_mode)
+    result = dict(database=name, created=False, owner_changed=False, extensions_created=[], queries=log.queries, warnings=[])
     installed = []
     if current is None:
         log.write(create_database_sql(name, owner, encoding, template))

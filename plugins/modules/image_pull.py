@@ -17,8 +17,9 @@ description:
     M(community.docker.docker_image_pull) reports it.
   - The module fails when any pull failed, after all pulls have ended; the message names each image that could not
     be pulled with Docker's reason (for example C(denied), C(unauthorized) or C(manifest unknown)).
-  - Registry credentials are not options of this module. Log the host in first (M(community.docker.docker_login) or
-    C(docker login)); the pulls use the Docker CLI's configuration.
+  - With O(username) and O(password), the host logs in to O(registry) first (C(docker login), the password on
+    stdin), in the same run; a login the registry refuses fails the module before anything is pulled. Without them
+    the pulls use the credentials the Docker CLI's configuration already holds.
 extends_documentation_fragment:
   - sertantai.deploy.docker
   - sertantai.deploy.attributes
@@ -28,6 +29,8 @@ attributes:
     details:
       - Check mode pulls nothing. An image that is not present locally is reported as a change (it would be
         pulled); whether the registry holds a newer image for a tag that is present is not asked.
+      - A login is still tried in check mode, so that refused credentials show, but with a throwaway Docker
+        configuration; the host's stored credentials are not changed.
   diff_mode:
     support: none
   idempotent:
@@ -50,6 +53,24 @@ options:
     type: str
     choices: [always, not_present]
     default: always
+  failure_hint:
+    description:
+      - What the operator can do, appended to the message when the login or a pull fails (for example where the
+        token comes from). The message itself already says what failed and Docker's reason.
+    type: str
+  registry:
+    description:
+      - The registry to log in to (V(ghcr.io), V(registry.example.com:5000)); required with O(username).
+    type: str
+  username:
+    description:
+      - The user to log in as before pulling. Requires O(registry) and O(password).
+    type: str
+  password:
+    description:
+      - The password or token of O(username) (a GHCR personal access token with C(read:packages)). It is handed to
+        C(docker login) on stdin, never on a command line, and never returned.
+    type: str
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
 """
@@ -62,6 +83,14 @@ EXAMPLES = r"""
       - ghcr.io/shotleybuilder/sertantai-legal-frontend:{{ git_sha }}
       - electricsql/electric:1.0.0
 
+- name: Log in to GHCR and pull the images of a release
+  sertantai.deploy.image_pull:
+    registry: ghcr.io
+    username: shotleybuilder
+    password: "{{ ghcr_token }}"
+    images:
+      - ghcr.io/shotleybuilder/sertantai-legal:{{ git_sha }}
+
 - name: Pull the images that are not on the server yet
   sertantai.deploy.image_pull:
     images: "{{ service_images }}"
@@ -72,7 +101,7 @@ EXAMPLES = r"""
 RETURN = r"""
 images:
   description: One entry per distinct image of O(images), in the order given.
-  returned: always, unless the module could not run at all (no Docker CLI, an invalid option)
+  returned: always, unless the module could not run at all (no Docker CLI, an invalid option) or the login was refused
   type: list
   elements: dict
   contains:
@@ -98,6 +127,27 @@ images:
       returned: when the pull failed
       sample: "pull access denied for ghcr.io/shotleybuilder/sertantai-legal, repository does not exist or may require
         'docker login': denied: requested access to the resource is denied"
+login:
+  description:
+    - The login made before the pulls. RV(login.changed) tells whether the stored credentials changed.
+    - When the registry refused the login, RV(login.error) holds its reason and nothing was pulled.
+  returned: when O(username) is set
+  type: dict
+  sample: {registry: ghcr.io, username: shotleybuilder, changed: false}
+  contains:
+    registry:
+      description: The registry, as given.
+      type: str
+    username:
+      description: The user, as given.
+      type: str
+    changed:
+      description: Whether the stored credentials changed (always false in check mode).
+      type: bool
+    error:
+      description: The registry's reason for refusing the login, with the password masked.
+      type: str
+      returned: when the login was refused
 pulled:
   description: The images whose local image id changed; in check mode the absent images that would be pulled.
     The task is changed when this is not empty.
@@ -115,7 +165,11 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
-from ansible_collections.sertantai.deploy.plugins.module_utils._image import pull_images, pull_summary
+from ansible_collections.sertantai.deploy.plugins.module_utils._image import pull_images, pull_summary, registry_login
+
+
+def with_hint(message, hint):
+    return "%s. %s" % (message.rstrip("."), hint) if hint else message
 
 
 def main():
@@ -123,18 +177,37 @@ def main():
     argument_spec.update(
         images=dict(type="list", elements="str", required=True),
         pull=dict(type="str", default="always", choices=["always", "not_present"]),
+        registry=dict(type="str"),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        failure_hint=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("username", "password")], required_by=dict(username="registry"))
     params = module.params
+    docker = DockerCli(module.run_command, params["docker_cli"])
+    login = None
+    if params["username"]:
+        login = dict(registry=params["registry"], username=params["username"], changed=False)
+        try:
+            login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"],
+                                              check_mode=module.check_mode)
+        except DockerError as exc:
+            login["error"] = exc.message.replace(params["password"], "********")
+            module.fail_json(msg=with_hint("could not log in to %s as %s: %s" % (params["registry"], params["username"], login["error"]),
+                                           params["failure_hint"]), login=login)
     try:
-        entries = pull_images(DockerCli(module.run_command, params["docker_cli"]), params["images"], params["pull"],
-                              check_mode=module.check_mode)
+        entries = pull_images(docker, params["images"], params["pull"], check_mode=module.check_mode)
     except DockerError as exc:
-        module.fail_json(msg=exc.message)
+        module.fail_json(msg=with_hint(exc.message, params["failure_hint"]))
 
     pulled = [entry["image"] for entry in entries if entry["changed"]]
-    result = dict(changed=bool(pulled), images=entries, pulled=pulled, msg=pull_summary(entries, module.check_mode))
+    result = dict(changed=bool(pulled) or bool(login and login["changed"]), images=entries, pulled=pulled,
+                  msg=pull_summary(entries, module.check_mode))
+    if login:
+        result["login"] = login
     if any(entry.get("error") for entry in entries):
+        result["msg"] = with_hint(result["msg"], params["failure_hint"])
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -12,6 +12,9 @@ version_added: 0.1.0
 description:
   - Creates the database O(name) when it does not exist, then creates every extension of O(extensions) in it that
     is not there yet. A database created earlier gets extensions added later.
+  - With O(databases) instead, one run ensures several databases, one per service of a host. The server is asked
+    once which of them exist and which extensions it can provide, and nothing is created before every database has
+    passed these checks.
   - The entrypoint's C(/docker-entrypoint-initdb.d) SQL only runs when the cluster is first created; a service added
     to a running server needs C(CREATE DATABASE) and C(CREATE EXTENSION) on that running cluster. This module does both,
     idempotently, on a new or an existing cluster.
@@ -35,9 +38,37 @@ options:
     description:
       - Name of the database. It must be a plain identifier (letters, digits, C(_), C($), starting with a letter or
         C(_), at most 63 characters), for example V(sertantai_legal_prod).
+      - Exactly one of O(name) and O(databases) is required.
     type: str
-    required: true
     aliases: [db]
+  databases:
+    description:
+      - Several databases in one run, each with the options O(name), O(extensions), O(owner), O(encoding) and
+        O(template) have for one.
+      - Exactly one of O(name) and O(databases) is required.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the database, as O(name).
+        type: str
+        required: true
+      extensions:
+        description: Extensions to create in it, as O(extensions).
+        type: list
+        elements: str
+        default: []
+      owner:
+        description: Role that owns it, as O(owner).
+        type: str
+      encoding:
+        description: Encoding of a new database, as O(encoding).
+        type: str
+        default: UTF8
+      template:
+        description: Template of a new database, as O(template).
+        type: str
+        default: template0
   extensions:
     description:
       - Extensions to create in the database (C(CREATE EXTENSION IF NOT EXISTS ... CASCADE)), for example
@@ -94,32 +125,53 @@ EXAMPLES = r"""
     name: sertantai_legal_dev
     owner: postgres
     extensions: [citext]
+
+- name: Ensure the database of every service of the host in one run
+  sertantai.deploy.pg_database:
+    pg_container: shared_postgres
+    databases:
+      - name: sertantai_legal_prod
+        extensions: [uuid-ossp, citext]
+      - name: sertantai_auth_prod
 """
 
 RETURN = r"""
+databases:
+  description: With O(databases), the result of each database (the keys below), in the order given.
+  returned: when O(databases) is set
+  type: list
+  elements: dict
+  sample:
+    - database: sertantai_legal_prod
+      created: false
+      owner_changed: false
+      extensions_created: []
+      queries: []
 database:
   description: Name of the database.
-  returned: always
+  returned: when O(name) is set
   type: str
   sample: sertantai_legal_prod
 created:
   description: Whether the database was created (or would be, in check mode).
-  returned: always
+  returned: when O(name) is set
   type: bool
   sample: true
 owner_changed:
   description: Whether the owner was changed (or would be, in check mode).
-  returned: always
+  returned: when O(name) is set
   type: bool
   sample: false
 extensions_created:
   description: Extensions created by this run (or that would be, in check mode), in the order of O(extensions).
-  returned: always
+  returned: when O(name) is set
   type: list
   elements: str
   sample: [uuid-ossp, citext]
 queries:
-  description: The SQL statements that changed something (or would have, in check mode), in order.
+  description:
+    - The SQL statements that changed something (or would have, in check mode), in order; with O(databases), those of
+      every database.
   returned: always
   type: list
   elements: str
@@ -138,7 +190,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     pg_argument_spec,
     runner_from_params,
 )
-from ansible_collections.sertantai.deploy.plugins.module_utils._pg_databases import ensure_database
+from ansible_collections.sertantai.deploy.plugins.module_utils._pg_databases import ensure_databases
 
 
 def describe_server(module):
@@ -157,41 +209,57 @@ def describe_server(module):
     return "the PostgreSQL server of pg_dsn"
 
 
+DATABASE_OPTIONS = dict(
+    extensions=dict(type="list", elements="str", default=[]),
+    owner=dict(type="str"),
+    encoding=dict(type="str", default="UTF8"),
+    template=dict(type="str", default="template0"),
+)
+
+
 def main():
     argument_spec = pg_argument_spec()
     argument_spec.update(
-        name=dict(type="str", required=True, aliases=["db"]),
-        extensions=dict(type="list", elements="str", default=[]),
-        owner=dict(type="str"),
-        encoding=dict(type="str", default="UTF8"),
-        template=dict(type="str", default="template0"),
+        name=dict(type="str", aliases=["db"]),
+        databases=dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), **DATABASE_OPTIONS)),
         state=dict(type="str", default="present", choices=["present"]),
+        **DATABASE_OPTIONS
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE,
-        required_one_of=PG_REQUIRED_ONE_OF,
+        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE + [("name", "databases")],
+        required_one_of=PG_REQUIRED_ONE_OF + [("name", "databases")],
         supports_check_mode=True,
     )
     params = module.params
+    single = params["databases"] is None
+    specs = [dict((key, params[key]) for key in ("name",) + tuple(DATABASE_OPTIONS))] if single else params["databases"]
 
     runner = None
     try:
         runner = runner_from_params(params, module.run_command)
-        result = ensure_database(runner, params["name"], extensions=params["extensions"], owner=params["owner"],
-                                 encoding=params["encoding"], template=params["template"],
-                                 check_mode=module.check_mode, where=lambda: describe_server(module))
+        results = ensure_databases(runner, specs, check_mode=module.check_mode, where=lambda: describe_server(module))
     except PgError as exc:
-        module.fail_json(msg="cannot ensure database '%s': %s" % (params["name"], exc.message))
+        module.fail_json(msg="cannot ensure database%s %s: %s" % (
+            "" if single else "s", ", ".join("'%s'" % spec["name"] for spec in specs), exc.message))
     finally:
         if runner is not None:
             runner.close()
 
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
+    for result in results:
+        for warning in result.pop("warnings"):
+            module.warn(warning)
+    diffs = [result.pop("diff") for result in results]
+    if single:
+        result = results[0]
+        if module._diff:
+            result["diff"] = diffs[0]
+    else:
+        result = dict(changed=any(r["changed"] for r in results), databases=results,
+                      queries=[query for r in results for query in r["queries"]])
+        if module._diff:
+            result["diff"] = dict(before=dict((d["after"]["name"], d["before"]) for d in diffs if d["before"]),
+                                  after=dict((d["after"]["name"], d["after"]) for d in diffs))
     module.exit_json(**result)
 
 

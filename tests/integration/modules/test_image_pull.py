@@ -24,14 +24,14 @@ def registry(docker_engine, tmp_path_factory):
     config = str(tmp_path_factory.mktemp("docker-config"))
     docker("--config", config, "login", host, "-u", REGISTRY_USER, "--password-stdin", input=password)
     refs = []
-    yield host, config, refs
+    yield host, config, refs, password
     docker("rmi", "-f", *refs, check=False)
     remove_containers(REGISTRY)
 
 
 def push(registry, name, version):
     """Build a one-layer image, push it as ``<registry>/<name>``, remove it locally; return (ref, image id)."""
-    host, config, refs = registry
+    host, config, refs, _password = registry
     ref = "%s/%s" % (host, name)
     refs.append(ref)
     docker("build", "-q", "-t", ref, "-", input="FROM %s\nRUN echo %s > /version\n" % (BASE, version))
@@ -113,3 +113,31 @@ def test_without_a_login_the_registry_refuses_and_the_reason_says_so(registry, m
     assert result["msg"].startswith("%s could not be pulled (" % ref)
     assert "no basic auth credentials" in result["msg"] or "unauthorized" in result["msg"], result["msg"]
     assert local_id(ref) is None
+
+
+def test_logs_in_first_in_the_same_run_and_a_refused_login_pulls_nothing(registry, monkeypatch, tmp_path):
+    host, _config, _refs, password = registry
+    ref, image_id = push(registry, "sertantai-test-pull-login:1", "login")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    config = tmp_path / "config.json"
+    args = {"images": [ref], "registry": host, "username": REGISTRY_USER, "password": password}
+
+    # check mode: the registry checks the credentials, the host's configuration is not written
+    checked = run_module("image_pull", args, check=True)
+    assert not checked.get("failed"), checked["msg"]
+    assert checked["login"] == {"registry": host, "username": REGISTRY_USER, "changed": False}
+    assert not config.exists()
+
+    refused = run_module("image_pull", dict(args, password="expired-token"))
+    assert refused.get("failed") is True and "images" not in refused
+    assert refused["msg"].startswith("could not log in to %s as %s: " % (host, REGISTRY_USER)), refused["msg"]
+    assert "unauthorized" in refused["login"]["error"].lower() or "401" in refused["login"]["error"], refused["login"]
+    assert not config.exists() and local_id(ref) is None
+
+    first = run_module("image_pull", args)
+    assert not first.get("failed"), first["msg"]
+    assert first["login"]["changed"] is True and first["pulled"] == [ref] and local_id(ref) == image_id
+    assert host in config.read_text()
+    assert password not in repr(first)
+    again = run_module("image_pull", args)
+    assert (again["login"]["changed"], again["changed"]) == (False, False)

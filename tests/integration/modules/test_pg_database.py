@@ -91,3 +91,22 @@ def test_unavailable_extension_fails_naming_it_and_the_image(pg_server, new_db_n
     assert "'postgis'" in result["msg"] and "not available" in result["msg"]
     assert "image sertantai-test/postgres" in result["msg"]
     assert not _exists(pg_server, new_db_name), "nothing is created when an extension is missing"
+
+
+def test_databases_ensures_several_in_one_run(pg_server, pg_database, new_db_name):
+    args = dict(pg_container=pg_server.container, databases=[
+        dict(name=pg_database, extensions=["citext"]),
+        dict(name=new_db_name, extensions=["uuid-ossp"]),
+    ])
+    first = run_module("pg_database", args, diff=True)
+    assert not first.get("failed"), first.get("msg")
+    assert first["changed"]
+    assert [(r["database"], r["created"], r["extensions_created"]) for r in first["databases"]] == [
+        (pg_database, False, ["citext"]), (new_db_name, True, ["uuid-ossp"])]
+    assert first["queries"][-1] == 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE'
+    assert sorted(first["diff"]["after"]) == sorted([pg_database, new_db_name]) and list(first["diff"]["before"]) == [pg_database]
+    assert "citext" in _extensions(pg_server, pg_database) and "uuid-ossp" in _extensions(pg_server, new_db_name)
+
+    second = run_module("pg_database", args)
+    assert not second.get("failed"), second.get("msg")
+    assert second["changed"] is False and second["queries"] == []

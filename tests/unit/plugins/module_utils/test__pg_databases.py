@@ -66,3 +66,35 @@ def test_ensure_database_missing_extension_names_it_and_the_image():
         _pg_databases.ensure_database(runner, "legal", ["citext", "postgis"], where=lambda: "container pg (image postgres:16)")
     assert "'postgis'" in err.value.message and "image postgres:16" in err.value.message
     assert runner.executed == []
+
+
+def test_ensure_databases_reads_the_server_once_and_plans_each():
+    runner = FakeRunner([
+        ("SELECT datname", [{"datname": "legal", "owner": "postgres", "encoding": "UTF8"}]),
+        ("SELECT name, default_version", [{"name": "citext", "default_version": "1.6"}, {"name": "uuid-ossp", "default_version": "1.1"}]),
+        ("SELECT extname", [{"extname": "plpgsql"}, {"extname": "citext"}]),
+    ])
+    results = _pg_databases.ensure_databases(runner, [
+        dict(name="legal", extensions=["citext"]),
+        dict(name="auth", extensions=["uuid-ossp", "citext"]),
+    ])
+    assert [r["database"] for r in results] == ["legal", "auth"]
+    assert not results[0]["changed"] and results[0]["queries"] == []
+    assert results[1]["created"] and results[1]["extensions_created"] == ["uuid-ossp", "citext"]
+    assert runner.executed == [
+        ('CREATE DATABASE "auth" ENCODING \'UTF8\' TEMPLATE "template0"', None),
+        ('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE', "auth"),
+        ('CREATE EXTENSION IF NOT EXISTS "citext" CASCADE', "auth"),
+    ]
+
+
+def test_ensure_databases_checks_every_database_before_creating_any():
+    runner = FakeRunner([("SELECT datname", []), ("SELECT name, default_version", [{"name": "citext", "default_version": "1.6"}])])
+    with pytest.raises(PgError) as err:
+        _pg_databases.ensure_databases(runner, [dict(name="legal", extensions=["citext"]), dict(name="auth", extensions=["postgis"])],
+                                       where="container pg")
+    assert "'postgis'" in err.value.message
+    assert runner.executed == []
+    with pytest.raises(PgError) as err:
+        _pg_databases.ensure_databases(runner, [dict(name="legal"), dict(name="legal")])
+    assert "legal listed more than once" in err.value.message
