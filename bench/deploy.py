@@ -331,25 +331,26 @@ def percentile(values, pct):
 
 
 def gap(health, since):
-    """(seconds without an active Electric behind nginx, non-active answers), from health answers.
+    """(seconds without an active Electric behind nginx, non-active answers), from health probes.
 
-    Answers are taken in the order they arrived. The gap runs from the last "active" answer before the
-    first other answer (202 starting/waiting, 502, ...) after ``since`` to the first "active" answer
-    after the last other one: while nginx reloads, requests on connections kept alive by its old
-    workers still reach the old instance, and answers overtake each other on a busy machine, so
-    single "active" answers inside the gap do not end it. A probe without an answer (timed out, or
-    hanging on a stopped container) says nothing either way and is left out. None: not active again.
+    Probes are taken in the order they ended, a probe without an answer (timed out, or hanging on a
+    stopped container) in the order it started: it is time a client was not served, so it counts as
+    "other". The gap runs from the last "active" answer before the first other one (202
+    starting/waiting, 502, no answer, ...) after ``since`` to the first "active" answer after the
+    last other one: while nginx reloads, requests on connections kept alive by its old workers still
+    reach the old instance, and answers overtake each other on a busy machine, so single "active"
+    answers inside the gap do not end it. None: not active again.
     """
-    answered = sorted((r for r in health if r["s"]), key=lambda r: r["t1"])
-    active = [r["s"] == 200 and r.get("b") == "active" for r in answered]
-    other = [i for i, r in enumerate(answered) if not active[i] and r["t0"] >= since]
+    probes = sorted(health, key=lambda r: r["t1"] if r["s"] else r["t0"])
+    active = [r["s"] == 200 and r.get("b") == "active" for r in probes]
+    other = [i for i, r in enumerate(probes) if not active[i] and r["t0"] >= since]
     if not other:
         return 0.0, 0
-    before = [answered[i]["t1"] for i in range(other[0]) if active[i]]
-    after = [answered[i]["t1"] for i in range(other[-1] + 1, len(answered)) if active[i]]
+    before = [probes[i]["t1"] for i in range(other[0]) if active[i]]
+    after = [probes[i]["t1"] for i in range(other[-1] + 1, len(probes)) if active[i]]
     if not after:
         return None, len(other)
-    return after[0] - (before[-1] if before else answered[0]["t1"]), len(other)
+    return after[0] - (before[-1] if before else probes[0]["t1"]), len(other)
 
 
 def summarize_electric(rows, d0, d1):

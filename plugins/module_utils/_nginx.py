@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import COLORS
 
@@ -93,3 +94,40 @@ def switch(path, content, test, reload, check_mode=False):
         raise RoutesError("the new routes are valid and in place, but nginx did not reload: %s; reload it "
                           "(docker exec <nginx> nginx -s reload) or run the deploy again" % (stderr or "").strip())
     return True, previous
+
+
+# ---------------------------------------------------------------- the reload, seen from nginx's processes
+
+WORKER_TITLE = "nginx: worker process"
+# What `ps` shows for the worker processes /proc lists, one "<pid> <command line>" per line.
+LIST_PROCESSES = 'for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr "\\0" " " < "$p/cmdline" 2>/dev/null)"; done'
+
+
+def parse_workers(text):
+    """{pid: title} of nginx's worker processes in LIST_PROCESSES' output (the old ones say "is shutting down")."""
+    workers = {}
+    for line in (text or "").splitlines():
+        pid, _sep, title = line.strip().partition(" ")
+        title = title.strip()
+        if pid.isdigit() and title.startswith(WORKER_TITLE):
+            workers[int(pid)] = title
+    return workers
+
+
+def wait_reloaded(list_workers, before, timeout=5.0, interval=0.05, clock=time.monotonic, sleep=time.sleep):
+    """Wait until nginx serves with the reloaded configuration only.
+
+    ``nginx -s reload`` returns before the master has read the new files; then the old workers finish
+    their requests in flight, which may still go to the containers of the old routes. Done when every
+    worker is one started after the reload (its pid not in ``before``) and no old one is left.
+    ``list_workers() -> {pid: title}``. Returns True when so, False at the timeout.
+    """
+    deadline = clock() + timeout
+    while True:
+        workers = list_workers()
+        serving = set(pid for pid, title in workers.items() if title == WORKER_TITLE)
+        if serving and not serving & set(before) and len(serving) == len(workers):
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(interval)

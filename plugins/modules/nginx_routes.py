@@ -58,10 +58,19 @@ options:
       - Containers to stop (C(docker stop), their own stop timeout) right after the reload, in the same call.
       - For an Electric handover, where the old instance must free the replication lock the moment traffic has
         moved to the new one; any delay between the two is time without an active Electric.
+      - They are stopped once nginx serves with the new routes only, that is once every worker process is one
+        the reload started and the old ones have finished the requests they had in flight (at most
+        O(retire_timeout) seconds). A request in flight to a retired container is never cut off by its stop.
       - Nothing is stopped when the routes did not change or in check mode.
     type: list
     elements: str
     default: []
+  retire_timeout:
+    description:
+      - How long to wait, after the reload, for the old worker processes to finish before stopping O(retire)
+        anyway (with a warning).
+    type: float
+    default: 5
 """
 
 EXAMPLES = r"""
@@ -102,6 +111,7 @@ def main():
         routes_dir=dict(type="path", default="/opt/sertantai/nginx/routes"),
         container=dict(type="str", default="nginx"),
         retire=dict(type="list", elements="str", default=[]),
+        retire_timeout=dict(type="float", default=5),
     )
     argument_spec.update(docker_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -112,6 +122,12 @@ def main():
         rc, _out, err = cli.run("exec", params["container"], *argv, check=False)
         return rc == 0, err
 
+    def list_workers():
+        rc, out, _err = cli.run("exec", params["container"], "sh", "-c", _nginx.LIST_PROCESSES, check=False)
+        return _nginx.parse_workers(out) if rc == 0 else None
+
+    retiring = bool(params["retire"]) and not module.check_mode
+    before = list_workers() if retiring else None
     path = os.path.join(params["routes_dir"], params["service"] + ".conf")
     try:
         content = _nginx.render(params["service"], params["colors"])
@@ -122,7 +138,13 @@ def main():
     except _nginx.RoutesError as exc:
         module.fail_json(msg="%s: %s" % (params["service"], exc))
     result = dict(changed=changed, content=content, previous=previous, retired=[])
-    if changed and not module.check_mode:
+    if changed and retiring:
+        if before is None:
+            module.warn("could not list nginx's worker processes in %s, so the retired containers are stopped right "
+                        "after the reload" % params["container"])
+        elif not _nginx.wait_reloaded(lambda: list_workers() or {}, before, timeout=params["retire_timeout"]):
+            module.warn("nginx's old worker processes were still finishing requests %s s after the reload; %s stopped "
+                        "anyway" % (params["retire_timeout"], ", ".join(params["retire"])))
         for name in params["retire"]:
             rc, _out, err = cli.run("stop", name, check=False)
             if rc != 0 and "No such container" not in (err or ""):

@@ -80,3 +80,31 @@ def test_a_failed_reload_says_what_to_do(tmp_path):
     with pytest.raises(_nginx.RoutesError) as err:
         _nginx.switch(path, "x", Nginx().test(path), Nginx(reload_ok=False).reload)
     assert "nginx -s reload" in str(err.value)
+
+
+def test_parse_workers_keeps_the_worker_processes_only():
+    text = ("1 nginx: master process nginx -g daemon off; \n"
+            "23 nginx: worker process \n"
+            "7 nginx: worker process is shutting down \n"
+            "31 sh -c for p in /proc/[0-9]*; do ...\n"
+            "self \n")
+    assert _nginx.parse_workers(text) == {23: "nginx: worker process", 7: "nginx: worker process is shutting down"}
+
+
+def test_wait_reloaded_waits_for_new_workers_and_the_old_ones_to_finish():
+    old = {6: "nginx: worker process", 7: "nginx: worker process"}
+    seen = iter([
+        old,                                                                   # the master has not read the files yet
+        {6: "nginx: worker process is shutting down", 23: "nginx: worker process"},  # an old one finishes a request
+        {23: "nginx: worker process", 24: "nginx: worker process"},
+    ])
+    clock = iter(range(100))
+    sleeps = []
+    assert _nginx.wait_reloaded(lambda: next(seen), old, timeout=10, clock=lambda: next(clock), sleep=sleeps.append)
+    assert len(sleeps) == 2
+
+
+def test_wait_reloaded_gives_up_at_the_timeout():
+    old = {6: "nginx: worker process"}
+    clock = iter([0, 1, 2, 3, 4, 5, 6])
+    assert not _nginx.wait_reloaded(lambda: old, old, timeout=3, clock=lambda: next(clock), sleep=lambda _s: None)
