@@ -20,6 +20,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+from ansible_collections.sertantai.deploy.plugins.module_utils._registry import default_config_path
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What to suggest when a tool is missing, in order of preference.
@@ -285,13 +286,6 @@ def ensure_image(docker, image, pull, check_mode=False):
 PULL_WORKERS = 4
 
 
-def docker_config_path(environ=None):
-    """The file ``docker login`` writes: $DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
-    environ = os.environ if environ is None else environ
-    base = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    return os.path.join(base, "config.json")
-
-
 def _read_bytes(path):
     try:
         with open(path, "rb") as handle:
@@ -314,7 +308,7 @@ def registry_login(docker, registry, username, password, check_mode=False):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return False
-    path = docker_config_path()
+    path = default_config_path()
     before = _read_bytes(path)
     docker.run(*argv, data=password)
     return _read_bytes(path) != before

@@ -70,19 +70,11 @@ def missing_extensions_message(missing, where):
             "from the list" % (", ".join("'%s'" % e for e in missing), where))
 
 
-def ensure_database(runner, name, extensions=None, owner=None, encoding="UTF8", template="template0",
-                    check_mode=False, where="this PostgreSQL server"):
-    """Create database ``name`` if needed and every extension in it; never drops anything.
+def ensure_databases(runner, specs, check_mode=False, where="this PostgreSQL server"):
+    """Create each database of ``specs`` ({name, extensions, owner, encoding, template}) if needed and every
+    extension in it; never drops anything. Returns one result per database, in order.
 
     ``where`` names the server (container and image) in error messages; a callable is only called then.
-    """
-    spec = dict(name=name, extensions=extensions, owner=owner, encoding=encoding, template=template)
-    return ensure_databases(runner, [spec], check_mode=check_mode, where=where)[0]
-
-
-def ensure_databases(runner, specs, check_mode=False, where="this PostgreSQL server"):
-    """ensure_database for each of ``specs`` ({name, extensions, owner, encoding, template}), in order.
-
     The reads that concern the whole server (which databases and roles exist, which extensions the
     server can provide) are made once for all of them; nothing is written before every check passed.
     """
@@ -99,18 +91,17 @@ def ensure_databases(runner, specs, check_mode=False, where="this PostgreSQL ser
     if not specs:
         return []
 
-    reads = QueryLog(runner, check_mode)
-    existing = dict((row["datname"], row) for row in reads.read(databases_sql(names)))
+    existing = dict((row["datname"], row) for row in runner.query(databases_sql(names)))
     owners = sorted(set(spec["owner"] for spec in specs if spec.get("owner")))
     if owners:
-        roles = set(row["rolname"] for row in reads.read("SELECT rolname FROM pg_roles WHERE rolname IN (%s)" % literal_list(owners)))
+        roles = set(row["rolname"] for row in runner.query("SELECT rolname FROM pg_roles WHERE rolname IN (%s)" % literal_list(owners)))
         missing = [owner for owner in owners if owner not in roles]
         if missing:
             raise PgError("owner role(s) %s do not exist: create the role first, or leave owner unset"
                           % ", ".join("'%s'" % owner for owner in missing))
     wanted = list(dict.fromkeys(extension for spec in specs for extension in spec["extensions"]))
     if wanted:
-        available = set(row["name"] for row in reads.read(available_extensions_sql(wanted)))
+        available = set(row["name"] for row in runner.query(available_extensions_sql(wanted)))
         missing = [extension for extension in wanted if extension not in available]
         if missing:
             raise PgError(missing_extensions_message(missing, where() if callable(where) else where))

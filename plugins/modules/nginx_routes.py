@@ -126,23 +126,28 @@ def main():
         rc, out, _err = cli.run("exec", params["container"], "sh", "-c", _nginx.LIST_PROCESSES, check=False)
         return _nginx.parse_workers(out) if rc == 0 else None
 
-    retiring = bool(params["retire"]) and not module.check_mode
-    before = list_workers() if retiring else None
+    # The workers before the reload, read only when it happens and something is to be retired after it.
+    before = {}
+
+    def reload():
+        if params["retire"]:
+            before["workers"] = list_workers()
+        return docker_exec("nginx", "-s", "reload")
+
     path = os.path.join(params["routes_dir"], params["service"] + ".conf")
     try:
         content = _nginx.render(params["service"], params["colors"])
         if not os.path.isdir(params["routes_dir"]):
             module.fail_json(msg="%s does not exist: apply the role sertantai.deploy.nginx first" % params["routes_dir"])
-        changed, previous = _nginx.switch(path, content, lambda: docker_exec("nginx", "-t"),
-                                          lambda: docker_exec("nginx", "-s", "reload"), module.check_mode)
+        changed, previous = _nginx.switch(path, content, lambda: docker_exec("nginx", "-t"), reload, module.check_mode)
     except _nginx.RoutesError as exc:
         module.fail_json(msg="%s: %s" % (params["service"], exc))
     result = dict(changed=changed, content=content, previous=previous, retired=[])
-    if changed and retiring:
-        if before is None:
+    if "workers" in before:
+        if before["workers"] is None:
             module.warn("could not list nginx's worker processes in %s, so the retired containers are stopped right "
                         "after the reload" % params["container"])
-        elif not _nginx.wait_reloaded(lambda: list_workers() or {}, before, timeout=params["retire_timeout"]):
+        elif not _nginx.wait_reloaded(lambda: list_workers() or {}, before["workers"], timeout=params["retire_timeout"]):
             module.warn("nginx's old worker processes were still finishing requests %s s after the reload; %s stopped "
                         "anyway" % (params["retire_timeout"], ", ".join(params["retire"])))
         for name in params["retire"]:

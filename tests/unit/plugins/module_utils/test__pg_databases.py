@@ -49,7 +49,7 @@ def test_ensure_database_new(check_mode):
         ("SELECT datname", []),
         ("SELECT name, default_version", [{"name": "uuid-ossp", "default_version": "1.1"}, {"name": "citext", "default_version": "1.6"}]),
     ])
-    result = _pg_databases.ensure_database(runner, "legal", ["uuid-ossp", "citext"], check_mode=check_mode)
+    result = _pg_databases.ensure_databases(runner, [dict(name="legal", extensions=["uuid-ossp", "citext"])], check_mode=check_mode)[0]
     assert result["changed"] and result["created"]
     assert result["extensions_created"] == ["uuid-ossp", "citext"]
     assert result["queries"][0].startswith('CREATE DATABASE "legal"')
@@ -63,7 +63,8 @@ def test_ensure_database_new(check_mode):
 def test_ensure_database_missing_extension_names_it_and_the_image():
     runner = FakeRunner([("SELECT datname", []), ("SELECT name, default_version", [{"name": "citext", "default_version": "1.6"}])])
     with pytest.raises(PgError) as err:
-        _pg_databases.ensure_database(runner, "legal", ["citext", "postgis"], where=lambda: "container pg (image postgres:16)")
+        _pg_databases.ensure_databases(runner, [dict(name="legal", extensions=["citext", "postgis"])],
+                                       where=lambda: "container pg (image postgres:16)")
     assert "'postgis'" in err.value.message and "image postgres:16" in err.value.message
     assert runner.executed == []
 
