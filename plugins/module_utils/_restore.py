@@ -22,6 +22,7 @@ import shlex
 import time
 import zlib
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     PG_MUTUALLY_EXCLUSIVE,
     VERSION_COLUMNS,
@@ -30,6 +31,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
     literal_list,
     pg_argument_spec,
     quote_ident,
+    runner_from_params,
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import (
     CHECKS,
@@ -223,6 +225,37 @@ def read_catalog_text(runner, database, schemas):
     """document_sql()'s answer as the runner got it, JSON text not parsed: what schema_gate's module returns
     to its action plugin (compressed by encode_catalog_text()), which builds the document."""
     return runner.query_text(document_sql(schemas), database=database)
+
+
+def read_target(run_command, params, with_restore_tool):
+    """schema_gate's read of the target (runner_from_params() options in ``params``): the catalog as JSON text
+    (read_catalog_text()) and, when ``with_restore_tool``, parse_tool_version() of the container's pg_restore,
+    run by the same docker exec. ``run_command``: AnsibleModule.run_command's contract (the module's, or the
+    action plugin's over the task's connection)."""
+    runner = None
+    try:
+        runner = runner_from_params(params, run_command, database=params["database"])
+        if not with_restore_tool:
+            return read_catalog_text(runner, params["database"], params["schemas"]), None
+        out, text = runner.command_and_query_text(["pg_restore", "--version"], document_sql(params["schemas"]),
+                                                  database=params["database"])
+        return text, parse_tool_version(out) if out is not None else None
+    except PgError as exc:
+        raise RestoreError("cannot read the target database '%s': %s" % (params["database"], exc.message))
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def read_image(run_command, params):
+    """The image of the target container (its Config.Image); None for a direct target connection."""
+    if not params["pg_container"]:
+        return None
+    try:
+        found, _missing = DockerCli(run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
+    except DockerError as exc:
+        raise RestoreError("cannot inspect the target container '%s': %s" % (params["pg_container"], exc.message))
+    return (found.get(params["pg_container"]) or {}).get("Config", {}).get("Image")
 
 
 def encode_catalog_text(text):

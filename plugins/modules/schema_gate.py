@@ -316,7 +316,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, runner_from_params
 from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     GATE_MUTUALLY_EXCLUSIVE,
@@ -325,15 +324,15 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     RestoreError,
     decode_document,
     document_from_catalog_text,
-    document_sql,
     encode_catalog_text,
     gate_argument_spec,
     gate_fails,
     gate_message,
     gate_result,
     parse_tool_version,
-    read_catalog_text,
+    read_image,
     read_document,
+    read_target,
     source_params,
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message
@@ -347,24 +346,6 @@ def read_database(module, params, database, schemas, what):
         return read_document(runner, database, schemas)
     except PgError as exc:
         raise RestoreError("cannot read the %s database '%s': %s" % (what, database, exc.message))
-    finally:
-        if runner is not None:
-            runner.close()
-
-
-def read_target(module, params, with_restore_tool):
-    """The target's catalog as JSON text (read_catalog_text()) and, when ``with_restore_tool``,
-    parse_tool_version() of the container's pg_restore, run by the same docker exec."""
-    runner = None
-    try:
-        runner = runner_from_params(params, module.run_command, database=params["database"])
-        if not with_restore_tool:
-            return read_catalog_text(runner, params["database"], params["schemas"]), None
-        out, text = runner.command_and_query_text(["pg_restore", "--version"], document_sql(params["schemas"]),
-                                                  database=params["database"])
-        return text, parse_tool_version(out) if out is not None else None
-    except PgError as exc:
-        raise RestoreError("cannot read the target database '%s': %s" % (params["database"], exc.message))
     finally:
         if runner is not None:
             runner.close()
@@ -388,17 +369,6 @@ def read_restore_tool(module):
     return parse_tool_version(out) if rc == 0 else None
 
 
-def read_image(module, params):
-    """The image of the target container (its Config.Image); None for a direct target connection."""
-    if not params["pg_container"]:
-        return None
-    try:
-        found, _missing = DockerCli(module.run_command, params["pg_docker_cli"]).inspect(params["pg_container"])
-    except DockerError as exc:
-        raise RestoreError("cannot inspect the target container '%s': %s" % (params["pg_container"], exc.message))
-    return (found.get(params["pg_container"]) or {}).get("Config", {}).get("Image")
-
-
 def read_all(module, params):
     """Everything the gate reads, at the same time: each is a docker exec (or a connection) that mostly waits.
 
@@ -407,8 +377,8 @@ def read_all(module, params):
     the target's document. The container's pg_restore runs in the docker exec that reads the target.
     """
     in_container = bool(params["pg_container"])
-    jobs = dict(target=(read_target, module, params, params["check_versions"] and in_container),
-                image=(read_image, module, params))
+    jobs = dict(target=(read_target, module.run_command, params, params["check_versions"] and in_container),
+                image=(read_image, module.run_command, params))
     if params["check_versions"] and not in_container:
         jobs["restore_tool"] = (read_restore_tool, module)
     if not params["return_target_snapshot"]:

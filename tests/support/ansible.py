@@ -28,10 +28,11 @@ def ansible_env(**extra):
     return env
 
 
-def run_module(module, args, check=False, diff=False, host="localhost", timeout=600):
+def run_module(module, args, check=False, diff=False, host="localhost", timeout=600, env=None):
     """Run sertantai.deploy.<module> (or any FQCN) on localhost; return its result dict.
 
-    The result carries ``failed``/``msg`` like a task result; ``_stdout`` holds the raw output.
+    The result carries ``failed``/``msg`` like a task result; ``_stdout`` holds the raw output. ``env``: more
+    environment for ansible (and so for the local connection's commands).
     """
     name = module if "." in module else "sertantai.deploy." + module
     argv = [str(BIN / "ansible"), host, "-i", "localhost,", "-c", "local", "-m", name, "-a", json.dumps(args)]
@@ -39,7 +40,8 @@ def run_module(module, args, check=False, diff=False, host="localhost", timeout=
         argv.append("--check")
     if diff:
         argv.append("--diff")
-    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, cwd=str(REPO), check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(**(env or {})), timeout=timeout,
+                          cwd=str(REPO), check=False)
     try:
         out = json.loads(proc.stdout)
         result = out["plays"][0]["tasks"][0]["hosts"][host]

@@ -71,12 +71,38 @@ def test_gate_reads_the_source_on_the_controller_and_passes(pg_server, databases
     assert result["versions"]["target_pg_restore"]["major"] == "16"
     assert result["target_image"] == PG_IMAGE
     assert pg_server.password not in result["_stdout"]
-    # the module read only the target; the source's connection details never left the controller, and the
+    # the target container was read with commands over the connection: no module ran (the source's
+    # connection details never left the controller), and no snapshot is in the task's result
+    assert "invocation" not in result
+    assert "target_snapshot" not in result and "target_catalog" not in result and "schema" not in result
+    assert len(result["_stdout"]) < 20000
+
+
+@pytest.mark.docker
+def test_gate_runs_the_module_where_the_connection_cannot_compress(pg_server, databases, tmp_path):
+    """A host without a working gzip: the target is read by the module, with the same result."""
+    source, target = databases
+    (tmp_path / "gzip").write_text("#!/bin/sh\necho 'gzip: not installed here' >&2\nexit 127\n")
+    (tmp_path / "gzip").chmod(0o755)
+    result = run_module("schema_gate", gate_args(pg_server, source, target),
+                        env=dict(PATH=str(tmp_path) + os.pathsep + os.environ["PATH"]))
+    assert not result.get("failed"), result.get("msg")
+    assert result["passed"] and result["tables_compared"] == 3 and result["target_image"] == PG_IMAGE
+    assert result["versions"]["target_pg_restore"]["major"] == "16"
+    # the module read only the target; the source's connection details stayed on the controller, and the
     # target's snapshot the module returned is not in the task's result
     module_args = result["invocation"]["module_args"]
     assert module_args["return_target_snapshot"] is True and not module_args.get("source")
-    assert "target_snapshot" not in result and "schema" not in result
-    assert len(result["_stdout"]) < 20000
+    assert "target_snapshot" not in result and pg_server.password not in result["_stdout"]
+
+
+@pytest.mark.docker
+def test_gate_names_a_target_container_that_is_not_there(pg_server, databases):
+    source, target = databases
+    result = run_module("schema_gate", gate_args(pg_server, source, target, pg_container=PREFIX + "no-such-postgres"))
+    assert result.get("failed")
+    assert result["msg"] == ("cannot read the target database '%s': container '%sno-such-postgres' does not exist on "
+                             "this host: apply the postgres role first, or set pg_container" % (target, PREFIX))
 
 
 @pytest.mark.docker
@@ -86,7 +112,6 @@ def test_gate_reads_a_source_container_on_the_controller(pg_server, databases):
                                             source=dict(container=pg_server.container, database=source)))
     assert not result.get("failed"), result.get("msg")
     assert result["passed"] and result["source_database"] == source
-    assert result["invocation"]["module_args"]["return_target_snapshot"] is True
 
 
 @pytest.mark.docker
