@@ -15,14 +15,10 @@ argument or a task result, so none goes through Ansible's templating, and no fil
 
 from __future__ import annotations
 
-import base64
 import gc
-import gzip
-import shlex
 import subprocess
 import threading
 import time
-import zlib
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -46,6 +42,8 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._restore import (
     source_params,
 )
 from ansible_collections.sertantai.deploy.plugins.module_utils._schema import failure_message
+from ansible_collections.sertantai.deploy.plugins.plugin_utils._on_controller import TransportError
+from ansible_collections.sertantai.deploy.plugins.plugin_utils._on_controller import run_command as remote_command
 
 MODULE = "sertantai.deploy.schema_gate"
 
@@ -59,14 +57,6 @@ def controller_run_command(args, data=None, binary_data=False, **_kwargs):
     except OSError as exc:
         return 127, "", "%s: %s" % (args[0], exc)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-# What _connection_run_command() prints after a command's stdout: its exit status follows.
-_STATUS_MARK = "\nsertantai-exit-status="
-
-
-class TransportError(Exception):
-    """A command over the connection whose output did not come back readable (no gzip or base64 there)."""
 
 
 class SourceReader(threading.Thread):
@@ -201,27 +191,13 @@ class ActionModule(ActionBase):
         connection: no module is built, sent or started (some 0.5 s of the gate). What each command prints comes
         back gzip-compressed (the catalog of 1,000 tables is some 1 MB of JSON). Returns the module's result,
         with the catalog's text as target_catalog; the errors are the module's."""
-        run_command = self._connection_run_command
+        def run_command(args, data=None, binary_data=False, **_kwargs):
+            del binary_data
+            return remote_command(self, args, data=data, compress=True)
+
         try:
             image = read_image(run_command, params)
             text, restore_tool = read_target(run_command, params, params["check_versions"])
         except RestoreError as exc:
             return dict(failed=True, changed=False, msg=exc.message)
         return dict(target_catalog=text, target_pg_restore=restore_tool, target_image=image)
-
-    def _connection_run_command(self, args, data=None, binary_data=False, **_kwargs):
-        """AnsibleModule.run_command's contract over the task's connection (become included): the command's
-        stdout and exit status travel gzip-compressed in base64; its stderr as it is."""
-        del binary_data
-        mark = _STATUS_MARK.replace("\n", "\\n")
-        command = "{ %s; printf '%s%%s' \"$?\"; } | gzip -1 | base64" % (shlex.join(args), mark)
-        res = self._low_level_execute_command(command, in_data=None if data is None else data.encode("utf-8"))
-        try:
-            out = gzip.decompress(base64.b64decode(res.get("stdout") or "")).decode("utf-8", "replace")
-        except (ValueError, OSError, EOFError, zlib.error) as exc:
-            raise TransportError("rc=%s, %s: %s; %s" % (res.get("rc"), type(exc).__name__, exc,
-                                                        (res.get("stderr") or "").strip()[:200]))
-        out, mark, status = out.rpartition(_STATUS_MARK)
-        if not mark or not status.isdigit():
-            raise TransportError("the exit status of %s is missing" % args[0])
-        return int(status), out, res.get("stderr") or ""

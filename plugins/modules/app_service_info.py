@@ -122,21 +122,25 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import Do
 COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str")))
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = dict(
         service=dict(type="str", required=True),
         components=dict(type="dict", required=True, options=dict((c, dict(COMPONENT_SPEC)) for c in _app.COMPONENTS)),
         routes_file=dict(type="path", required=True),
     )
     argument_spec.update(docker_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    return dict(argument_spec=argument_spec)
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
     wanted = dict((c, v) for c, v in params["components"].items() if v)
-    try:
-        with open(params["routes_file"], encoding="utf-8") as handle:
-            routes_text = handle.read()
-    except (IOError, OSError):
-        routes_text = ""
+    # cat, not open(): the action plugin runs this on the controller, its commands on the host
+    rc, out, _err = module.run_command(["cat", "--", params["routes_file"]])
+    routes_text = out if rc == 0 else ""
     try:
         docs, image_ids = _app.read_service(DockerCli(module.run_command, params["docker_cli"]), params["service"],
                                             dict((c, v["image"]) for c, v in wanted.items()), routes_text)
@@ -147,6 +151,10 @@ def main():
                                                        for c, v in wanted.items()))
     module.exit_json(changed=False, components=plan, routes=routes,
                      containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]))
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

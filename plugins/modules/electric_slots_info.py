@@ -409,7 +409,8 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
 )
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = dict(
         instances=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
@@ -422,12 +423,12 @@ def main():
         fail_on_lock_held=dict(type="bool", default=False),
     )
     argument_spec.update(pg_argument_spec())
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE,
-        required_one_of=PG_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
+    return dict(argument_spec=argument_spec, mutually_exclusive=PG_MUTUALLY_EXCLUSIVE, required_one_of=PG_REQUIRED_ONE_OF)
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
     result = dict(changed=False, slots=[], conflicts=[], waiting=[], stale=[], lock_holders=[], publications=[])
 
@@ -480,6 +481,10 @@ def main():
     for entry in result["stale"]:
         module.warn(entry["msg"])
     module.exit_json(**result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

@@ -217,7 +217,8 @@ DATABASE_OPTIONS = dict(
 )
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = pg_argument_spec()
     argument_spec.update(
         name=dict(type="str", aliases=["db"]),
@@ -225,12 +226,13 @@ def main():
         state=dict(type="str", default="present", choices=["present"]),
         **DATABASE_OPTIONS
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE + [("name", "databases")],
-        required_one_of=PG_REQUIRED_ONE_OF + [("name", "databases")],
-        supports_check_mode=True,
-    )
+    return dict(argument_spec=argument_spec, mutually_exclusive=PG_MUTUALLY_EXCLUSIVE + [("name", "databases")],
+                required_one_of=PG_REQUIRED_ONE_OF + [("name", "databases")])
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
     single = params["databases"] is None
     specs = [dict((key, params[key]) for key in ("name",) + tuple(DATABASE_OPTIONS))] if single else params["databases"]
@@ -261,6 +263,10 @@ def main():
             result["diff"] = dict(before=dict((d["after"]["name"], d["before"]) for d in diffs if d["before"]),
                                   after=dict((d["after"]["name"], d["after"]) for d in diffs))
     module.exit_json(**result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

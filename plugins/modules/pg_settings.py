@@ -119,15 +119,16 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._pg import (
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg_settings import ensure_settings
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = pg_argument_spec()
     argument_spec.update(settings=dict(type="dict", required=True))
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=PG_MUTUALLY_EXCLUSIVE,
-        required_one_of=PG_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
+    return dict(argument_spec=argument_spec, mutually_exclusive=PG_MUTUALLY_EXCLUSIVE, required_one_of=PG_REQUIRED_ONE_OF)
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     settings = module.params["settings"]
     bad = sorted(str(name) for name, value in settings.items()
                  if value is None or isinstance(value, (dict, list)))
@@ -148,6 +149,10 @@ def main():
     if module._diff:
         result["diff"] = diff
     module.exit_json(changed=bool(result["changed_settings"]), **result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

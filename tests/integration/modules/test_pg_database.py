@@ -37,6 +37,9 @@ def test_creates_database_with_extensions_then_changes_nothing(pg_server, new_db
     first = run_module("pg_database", args, diff=True)
     assert not first.get("failed"), first.get("msg")
     assert first["changed"] and first["created"]
+    # through docker exec the action plugin ran the module's work on the controller (no module ran, so no
+    # invocation); a direct connection is made by the module on the host
+    assert ("invocation" in first) == (transport == "pg_host")
     assert first["extensions_created"] == ["uuid-ossp", "citext"]
     assert first["queries"][0] == 'CREATE DATABASE "%s" ENCODING \'UTF8\' TEMPLATE "template0"' % new_db_name
     assert first["diff"]["after"]["extensions"] == ["citext", "uuid-ossp"]
