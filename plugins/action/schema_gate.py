@@ -15,6 +15,7 @@ argument or a task result, so none goes through Ansible's templating, and no fil
 
 from __future__ import annotations
 
+import functools
 import gc
 import subprocess
 import threading
@@ -191,10 +192,7 @@ class ActionModule(ActionBase):
         connection: no module is built, sent or started (some 0.5 s of the gate). What each command prints comes
         back gzip-compressed (the catalog of 1,000 tables is some 1 MB of JSON). Returns the module's result,
         with the catalog's text as target_catalog; the errors are the module's."""
-        def run_command(args, data=None, binary_data=False, **_kwargs):
-            del binary_data
-            return remote_command(self, args, data=data, compress=True)
-
+        run_command = functools.partial(remote_command, self, compress=True)
         try:
             image = read_image(run_command, params)
             text, restore_tool = read_target(run_command, params, params["check_versions"])

@@ -21,6 +21,7 @@ connection that is already open.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import shlex
 import zlib
@@ -35,12 +36,14 @@ class TransportError(Exception):
     """A command's output did not come back readable (no gzip or base64 on the host)."""
 
 
-def run_command(action, args, data=None, compress=False):
-    """Run ``args`` on the task's host over ``action``'s connection; (rc, stdout, stderr) as text.
+def run_command(action, args, data=None, binary_data=False, compress=False):
+    """Run ``args`` on the task's host over ``action``'s connection; (rc, stdout, stderr) as text, as
+    AnsibleModule.run_command returns them (``binary_data`` is accepted for its signature; stdin is text).
 
     ``data``: the command's stdin. ``compress``: the command's stdout and exit status travel gzip-compressed in
     base64 (its stderr as it is); raises TransportError when that did not work.
     """
+    del binary_data
     command = shlex.join(args)
     if compress:
         mark = _STATUS_MARK.replace("\n", "\\n")
@@ -84,12 +87,8 @@ class ControllerModule:
         self.params = params
         self.check_mode = bool(action._play_context.check_mode)
         self._diff = bool(action._play_context.diff)
-        self._action = action
+        self.run_command = functools.partial(run_command, action)
         self.warnings = []
-
-    def run_command(self, args, data=None, binary_data=False, **_kwargs):
-        del binary_data
-        return run_command(self._action, args, data=data)
 
     def warn(self, warning):
         self.warnings.append(warning)
