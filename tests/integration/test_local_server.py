@@ -1,0 +1,63 @@
+"""scripts/local_server/create.yml with storage volume (make demo's default): the server keeps its disk.
+
+`scripts/demo down` removes the servers and keeps their volumes, so that the next `make demo` finds its
+images and data. The engine's data alone is not enough: shared_postgres's data was made with the
+password in the deploy root's secrets, and a restarted container whose bind-mounted file is gone gets
+a directory in its place (make demo then failed in the postgres role). The server is started, given a
+secret, a certificate and an inner volume, removed as `scripts/demo down` removes it, and started again.
+
+Names: sertantai-test-keepdisk (container) and its volumes sertantai-test-keepdisk-{docker,opt,letsencrypt},
+which this test creates and removes by name before and after, as it does its container.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.support.ansible import BIN, REPO, ansible_env
+from tests.support.docker import docker, remove_containers
+
+SERVER = "sertantai-test-keepdisk"
+VOLUMES = tuple("%s-%s" % (SERVER, part) for part in ("docker", "opt", "letsencrypt"))
+
+pytestmark = [pytest.mark.docker]
+
+
+def create(key_dir):
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
+    servers = [{"name": SERVER, "storage": "volume"}]
+    proc = subprocess.run([str(BIN / "ansible-playbook"), str(REPO / "scripts/local_server/create.yml"), "-e",
+                           json.dumps({"local_server_key": str(key_dir / "id_ed25519"), "local_servers": servers})],
+                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def remove_server_and_its_volumes():
+    remove_containers(SERVER)
+    docker("volume", "rm", *VOLUMES, check=False)
+
+
+@pytest.fixture
+def server_key(tmp_path, docker_engine):
+    remove_server_and_its_volumes()
+    yield tmp_path
+    remove_server_and_its_volumes()
+
+
+def test_a_server_started_again_finds_its_secrets_certificates_and_engine_data(server_key):
+    create(server_key)
+    docker("exec", SERVER, "sh", "-c",
+           "mkdir -p /opt/sertantai/secrets /etc/letsencrypt/live/legal.sertantai.test"
+           " && echo kept > /opt/sertantai/secrets/postgres_superuser_password"
+           " && echo kept > /etc/letsencrypt/live/legal.sertantai.test/fullchain.pem"
+           " && docker volume create shared_postgres_data >/dev/null")
+    remove_containers(SERVER)  # as scripts/demo down: the container goes, its volumes stay
+
+    create(server_key)
+    kept = docker("exec", SERVER, "sh", "-c",
+                  "cat /opt/sertantai/secrets/postgres_superuser_password /etc/letsencrypt/live/legal.sertantai.test/fullchain.pem"
+                  " && docker volume ls -q").stdout.split()
+    assert kept == ["kept", "kept", "shared_postgres_data"]
