@@ -1,11 +1,14 @@
 # Copyright (c) sertantai.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Action plugin of sertantai.deploy.file_tree: render the entries' templates here, then one module run.
+"""Action plugin of sertantai.deploy.file_tree: render the entries' templates here, then one module run, if needed.
 
 Each entry with ``template`` is rendered on the controller the way ansible.builtin.template renders
 (the role's templates/ search path, ansible_managed, the task's variables plus the entry's ``vars``)
-and sent as ``content``; the module then ensures every entry on the host in one run.
+and sent as ``content``; the module then ensures every entry on the host in one run. Before that, one
+command over the connection reads what the entries compare (kinds, modes, owners, content hashes, link
+targets, what a purge would remove): when everything is in place, that is the result, and no module is
+built, sent and started on the host (most runs of a role change nothing).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.sertantai.deploy.plugins.module_utils import _file_tree
+from ansible_collections.sertantai.deploy.plugins.plugin_utils._on_controller import run_command
 
 try:  # ansible-core 2.19 and later
     from ansible._internal._templating._template_vars import generate_ansible_template_vars
@@ -60,5 +66,22 @@ class ActionModule(ActionBase):
             entry.pop("vars", None)
             entries.append(entry)
         args["entries"] = entries
+        found = self.in_place(entries, args.get("purge") or [], args.get("exists") or [])
+        if found is not None:
+            result.update(found)
+            return result
         result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         return result
+
+    def in_place(self, entries, purge, exists):
+        """The module's result when the host shows every entry in place (one command); else None."""
+        entries = [dict(entry, path=os.path.normpath(str(entry.get("path") or "")), state=entry.get("state") or "file")
+                   for entry in entries]
+        paths = [entry["path"] for entry in entries] + [str(path) for path in list(purge) + list(exists)]
+        # Paths the module would expand (~, $HOME), or not absolute: the module decides.
+        if not entries or any(not path.startswith("/") or "$" in path for path in paths):
+            return None
+        purge = [os.path.normpath(str(path)) for path in purge]
+        exists = [str(path) for path in exists]
+        rc, out, _err = run_command(self, _file_tree.read_command(entries, purge, exists))
+        return _file_tree.in_place(entries, purge, exists, out) if rc == 0 else None

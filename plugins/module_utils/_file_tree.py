@@ -11,7 +11,9 @@ group and mode are set when given. Nothing here removes a directory.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import stat
 import tempfile
 
@@ -173,3 +175,89 @@ def apply(module, entries, purge=(), exists=(), check_mode=False):
     present = dict((path, _kind(path) is not None) for path in exists)
     return dict(changed=bool(changed_paths or purged), changed_paths=changed_paths, purged=purged, exists=present,
                 diff=tree.diff)
+
+
+# What in_place() compares, read on the host in one command (the action plugin runs it before the module):
+# after "sh -c <script> sh <n> <n purge directories> <paths>", the files and links of each purge directory
+# ("purge <path>"), a line "--", then one line per path: "link <target>", "directory|file <mode> <owner>
+# <group> <uid> <gid>" (a file then its sha256), "other" or "none".
+READ_SCRIPT = r"""
+n=$1; shift
+while [ "$n" -gt 0 ]; do
+  [ -d "$1" ] && find "$1" -mindepth 1 -maxdepth 1 \( -type f -o -type l \) -printf 'purge %p\n'
+  shift; n=$((n - 1))
+done
+echo --
+for p in "$@"; do
+  if [ -L "$p" ]; then printf 'link %s\n' "$(readlink "$p")"
+  elif [ -d "$p" ]; then stat -c 'directory %a %U %G %u %g' "$p"
+  elif [ -f "$p" ]; then printf 'file %s %s\n' "$(stat -c '%a %U %G %u %g' "$p")" "$(sha256sum < "$p" | cut -c1-64)"
+  elif [ -e "$p" ]; then echo other
+  else echo none
+  fi
+done
+"""
+
+
+def read_command(entries, purge, exists):
+    """The command whose output in_place() reads."""
+    paths = [entry["path"] for entry in entries] + list(exists)
+    return ["sh", "-c", READ_SCRIPT, "sh", str(len(purge))] + list(purge) + paths
+
+
+def _mode(mode):
+    """An entry's mode as a number; ValueError for a symbolic one (the module alone applies those)."""
+    if isinstance(mode, int):
+        return mode
+    if re.match(r"^0?[0-7]{3,4}$", str(mode)):
+        return int(str(mode), 8)
+    raise ValueError(mode)
+
+
+def _attributes_match(entry, fields):
+    mode, owner, group, uid, gid = fields[:5]
+    if entry.get("mode") is not None and _mode(entry["mode"]) != int(mode, 8):
+        return False
+    for wanted, name, number in ((entry.get("owner"), owner, uid), (entry.get("group"), group, gid)):
+        if wanted is not None and wanted not in (name, number):
+            return False
+    return True
+
+
+def in_place(entries, purge, exists, output):
+    """The result apply() returns when it has nothing to do, if the output of read_command() shows that every
+    entry is in place and nothing is to purge; None when something would change or the output cannot tell
+    (then the module decides)."""
+    lines = output.split("\n")
+    if "--" not in lines:
+        return None
+    cut = lines.index("--")
+    candidates, found = lines[:cut], lines[cut + 1:]
+    if found and found[-1] == "":
+        found.pop()
+    if len(found) != len(entries) + len(exists):
+        return None
+    named = set(entry["path"] for entry in entries)
+    if any(not line.startswith("purge ") or line[6:] not in named for line in candidates):
+        return None
+    try:
+        for entry, line in zip(entries, found):
+            kind, _sep, rest = line.partition(" ")
+            state = entry["state"]
+            if state == "absent":
+                ok = kind == "none"
+            elif state == "link":
+                ok = kind == "link" and rest == entry.get("src")
+            elif state == "directory":
+                ok = kind == "directory" and _attributes_match(entry, rest.split(" "))
+            else:
+                fields = rest.split(" ")
+                ok = (kind == "file" and entry.get("content") is not None and len(fields) == 6
+                      and fields[5] == hashlib.sha256(entry["content"].encode("utf-8")).hexdigest()
+                      and _attributes_match(entry, fields))
+            if not ok:
+                return None
+    except ValueError:
+        return None
+    present = dict((path, line != "none") for path, line in zip(exists, found[len(entries):]))
+    return dict(changed=False, changed_paths=[], purged=[], exists=present)

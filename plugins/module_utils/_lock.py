@@ -9,12 +9,15 @@ runs that start within the same instant the filesystem lets exactly one take it,
 always reads a complete holder. It holds who took it, from where, for what and
 when, so the run that is refused can name the holder. A run releases only its own lock (by its
 ``run_id``); a lock left by a killed run is reported with its age and released on request.
+
+The lock is read and written with commands (``run_command``: AnsibleModule's on the host, or the
+controller's over the task's connection, plugin_utils/_on_controller.py). Times are the host's clock,
+read with the lock, so that runs from different controllers agree on a lock's age.
 """
 
 from __future__ import annotations
 
 import datetime
-import errno
 import json
 import os
 
@@ -28,23 +31,24 @@ class LockError(Exception):
         self.holder = holder
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def iso(moment):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_holder(path):
-    """The lock's content, or None when there is no lock. An unreadable lock is reported as such."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
+# The host's name and clock, then the lock: "absent", or "present" and its content.
+_READ = 'hostname; date -u +%Y-%m-%dT%H:%M:%SZ; if [ -e "$1" ]; then echo present; cat -- "$1"; else echo absent; fi'
+# The content comes on stdin into a private temporary file, linked to the lock's name: ln fails when the name exists.
+_TAKE = ('mkdir -p -m 0750 -- "$(dirname -- "$1")" && cat > "$2" && { ln -- "$2" "$1"; rc=$?; rm -f -- "$2"; exit $rc; }')
+
+
+def _run(run_command, args, data=None):
+    rc, out, err = run_command(args, data=data, binary_data=True)
+    if rc != 0:
+        raise OSError("%s (rc=%s)" % ((err or out).strip()[:300] or "a command on the host failed", rc))
+    return out
+
+
+def _holder(text):
     try:
         holder = json.loads(text)
         if not isinstance(holder, dict):
@@ -52,6 +56,20 @@ def read_holder(path):
         return holder
     except ValueError:
         return dict(run_id=None, owner="unknown (the lock file is not ours or was cut short)", raw=text[:200])
+
+
+def read_lock(run_command, path):
+    """(host name, the host's time now, the lock's holder or None when there is no lock)."""
+    lines = _run(run_command, ["sh", "-c", _READ, "sh", path]).split("\n", 3)
+    if len(lines) < 3 or lines[2] not in ("present", "absent"):
+        raise OSError("reading %s printed %r" % (path, "\n".join(lines)[:200]))
+    now = datetime.datetime.strptime(lines[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return lines[0], now, (_holder(lines[3] if len(lines) > 3 else "") if lines[2] == "present" else None)
+
+
+def read_holder(run_command, path):
+    """The lock's content, or None when there is no lock. An unreadable lock is reported as such."""
+    return read_lock(run_command, path)[2]
 
 
 def age_seconds(holder, now):
@@ -92,14 +110,15 @@ def human_age(seconds):
     return "%.1f h" % (seconds / 3600.0)
 
 
-def acquire(path, holder, check_mode=False, release=False, release_hint="release=true", now=None):
-    """Take the lock for ``holder`` (a dict with run_id, owner, controller, purpose).
+def acquire(run_command, path, holder, check_mode=False, release=False, release_hint="release=true", now=None):
+    """Take the lock for ``holder`` (a dict with run_id, owner, controller, purpose), at ``now`` (default: the
+    host's clock).
 
     Returns ``(changed, previous)``: ``previous`` is the lock that was broken (release=True) or None.
     Taking a lock this run already holds changes nothing. Raises LockError naming the holder.
     """
-    now = now or utc_now()
-    current = read_holder(path)
+    _host, host_now, current = read_lock(run_command, path)
+    now = now or host_now
     if current is not None and current.get("run_id") == holder["run_id"]:
         return False, None
     previous = None
@@ -109,44 +128,27 @@ def acquire(path, holder, check_mode=False, release=False, release_hint="release
         previous = current
     if check_mode:
         return True, previous
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent, mode=0o750)
     if previous is not None:
-        _remove(path)
-    content = dict(holder, since=iso(now))
+        _run(run_command, ["rm", "-f", "--", path])
+    content = json.dumps(dict(holder, since=iso(now)), sort_keys=True) + "\n"
     temporary = "%s.%s.%d" % (path, holder["run_id"], os.getpid())
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, sort_keys=True)
-        handle.write("\n")
-    try:
-        os.link(temporary, path)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise
+    rc, out, err = run_command(["sh", "-c", _TAKE, "sh", path, temporary], data=content, binary_data=True)
+    if rc != 0:
         # Another run took it between our read and our link: it won, and we say who it is.
-        won = read_holder(path) or dict(owner="another run")
-        raise LockError(describe(won, utc_now(), path, release_hint), won)
-    finally:
-        _remove(temporary)
+        _host, later, won = read_lock(run_command, path)
+        if won is None:
+            raise OSError("%s (rc=%s)" % ((err or out).strip()[:300], rc))
+        raise LockError(describe(won, later, path, release_hint), won)
     return True, previous
 
 
-def release_lock(path, run_id, check_mode=False, force=False):
+def release_lock(run_command, path, run_id, check_mode=False, force=False):
     """Remove the lock if this run holds it (or ``force``). Returns ``(changed, holder)``."""
-    current = read_holder(path)
+    current = read_holder(run_command, path)
     if current is None:
         return False, None
     if current.get("run_id") != run_id and not force:
         return False, current
     if not check_mode:
-        _remove(path)
+        _run(run_command, ["rm", "-f", "--", path])
     return True, current
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise

@@ -5,16 +5,34 @@
 
 A secret is ``base64(os.urandom(n))`` written to ``<dir>/<name>`` on first use and read back on
 every later run, so it never changes by itself; a value given from the inventory (Ansible Vault)
-replaces it. Values only ever travel in a module result that the task marks ``no_log``.
+replaces it. Values only ever travel in a module result that the task marks ``no_log``, and on the
+server in a command's stdin or output, never on a command line.
+
+The files are read and written with commands (``run_command``: AnsibleModule's on the host, or the
+controller's over the task's connection, plugin_utils/_on_controller.py): one command reads them all.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import re
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# One line per path, in order: "F <mode> <base64 of the content>", "X" (not a regular file) or "-" (missing).
+_READ = r"""
+for p in "$@"; do
+  if [ -f "$p" ]; then
+    printf 'F %s ' "$(stat -c %a "$p")" && base64 -w0 < "$p" && echo || exit 3
+  elif [ -e "$p" ]; then echo X
+  else echo -
+  fi
+done
+"""
+# The value comes on stdin; the file is 0600 from the start, so it never sits where others could read it.
+_WRITE = 'umask 077 && mkdir -p -m 0700 "$1" && cat > "$2.tmp" && chmod 0600 "$2.tmp" && mv -f "$2.tmp" "$2"'
 
 
 class SecretsError(Exception):
@@ -25,60 +43,77 @@ def generate(nbytes, urandom=os.urandom):
     return base64.b64encode(urandom(nbytes)).decode("ascii")
 
 
-def _read(path):
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
+def _run(run_command, args, data=None):
+    rc, out, err = run_command(args, data=data, binary_data=True)
+    if rc != 0:
+        raise SecretsError("%s failed (rc=%s): %s" % (args[0] if args[0] != "sh" else "a shell command on the host", rc,
+                                                      (err or out).strip()[:300]))
+    return out
 
 
-def _write(path, value):
-    # Created 0600 from the start: the value never sits in a file others could read.
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    os.chmod(path + ".tmp", 0o600)
-    os.rename(path + ".tmp", path)
+def _read_all(run_command, paths):
+    """{path: {"mode": int, "content": str} or None (missing)}; a path that is not a regular file is an error."""
+    lines = _run(run_command, ["sh", "-c", _READ, "sh"] + list(paths)).splitlines()
+    if len(lines) != len(paths):
+        raise SecretsError("reading %d files printed %d lines" % (len(paths), len(lines)))
+    found = {}
+    for path, line in zip(paths, lines):
+        if line == "-":
+            found[path] = None
+        elif line == "X":
+            raise SecretsError("cannot read %s: not a regular file (a directory where a file should be is what Docker "
+                               "makes when a container mounts a file that is missing)" % path)
+        else:
+            _kind, mode, encoded = (line.split(" ", 2) + [""])[:3]
+            try:
+                content = base64.b64decode(encoded).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise SecretsError("%s: unreadable content (%s)" % (path, exc))
+            found[path] = {"mode": int(mode, 8), "content": content.strip()}
+    return found
 
 
-def ensure(directory, secrets, read_files=None, check_mode=False, urandom=os.urandom):
+def ensure(run_command, directory, secrets, read_files=None, check_mode=False, urandom=os.urandom):
     """Ensure each secret exists (generated, or the given value) and return what every file holds.
 
-    ``secrets``: [{name, bytes, value}]; ``read_files``: {name: path} read as they are (e.g. the
-    database password another role keeps). Returns dict(values, created, replaced, files).
+    ``run_command``: AnsibleModule.run_command's contract, on the host that keeps the files. ``secrets``:
+    [{name, bytes, value}]; ``read_files``: {name: path} read as they are (e.g. the database password another
+    role keeps). Returns dict(values, created, replaced, files).
     """
     values, created, replaced, files = {}, [], [], {}
     for item in secrets:
         if not NAME_RE.match(item["name"]):
             raise SecretsError("secret name %r: use lower-case letters, digits and '_'" % item["name"])
-    if not check_mode and not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700)
-    for item in secrets:
-        path = os.path.join(directory, item["name"])
+    read_files = read_files or {}
+    paths = [os.path.join(directory, item["name"]) for item in secrets]
+    found = _read_all(run_command, paths + list(read_files.values()))
+    for item, path in zip(secrets, paths):
         files[item["name"]] = path
-        current = _read(path) if os.path.exists(path) else None
+        current = (found[path] or {}).get("content")
         wanted = item.get("value")
         if wanted:
             if current != wanted:
                 replaced.append(item["name"])
                 if not check_mode:
-                    _write(path, wanted)
+                    _run(run_command, ["sh", "-c", _WRITE, "sh", directory, path], data=wanted)
             values[item["name"]] = wanted
         elif current:
             values[item["name"]] = current
-            if not check_mode and (os.stat(path).st_mode & 0o777) != 0o600:
-                os.chmod(path, 0o600)
+            if not check_mode and found[path]["mode"] != 0o600:
+                _run(run_command, ["chmod", "0600", path])
         else:
             created.append(item["name"])
             value = generate(item.get("bytes") or 32, urandom)
             if not check_mode:
-                _write(path, value)
+                _run(run_command, ["sh", "-c", _WRITE, "sh", directory, path], data=value)
             values[item["name"]] = value
-    for name, path in (read_files or {}).items():
-        try:
-            values[name] = _read(path)
-        except (IOError, OSError) as exc:
+    for name, path in read_files.items():
+        if found[path] is None:
             if check_mode:
                 values[name] = ""
                 continue
-            raise SecretsError("cannot read %s (%s): %s; apply the role that writes it first" % (name, path, exc.strerror))
+            raise SecretsError("cannot read %s (%s): No such file or directory; apply the role that writes it first"
+                               % (name, path))
+        values[name] = found[path]["content"]
         files[name] = path
     return dict(values=values, created=created, replaced=replaced, files=files)

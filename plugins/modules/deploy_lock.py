@@ -118,53 +118,62 @@ previous:
   type: dict
 """
 
-import socket
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _lock
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/opt/sertantai/deploy.lock"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            run_id=dict(type="str", required=True),
-            owner=dict(type="str", default="unknown"),
-            controller=dict(type="str", default=""),
-            purpose=dict(type="str", default=""),
-            release=dict(type="bool", default=False),
-            release_hint=dict(type="str", default="release=true"),
-        ),
-        supports_check_mode=True,
-    )
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
+    return dict(argument_spec=dict(
+        path=dict(type="path", default="/opt/sertantai/deploy.lock"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        run_id=dict(type="str", required=True),
+        owner=dict(type="str", default="unknown"),
+        controller=dict(type="str", default=""),
+        purpose=dict(type="str", default=""),
+        release=dict(type="bool", default=False),
+        release_hint=dict(type="str", default="release=true"),
+    ))
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
-    path, now = params["path"], _lock.utc_now()
+    path = params["path"]
     result = dict(changed=False, holder=None, previous=None, age_seconds=None)
+    now = None
     try:
+        # The host's name and clock: the holder is named by the host it locks, its age by the host's time.
+        host, now, _current = _lock.read_lock(module.run_command, path)
         if params["state"] == "present":
             holder = dict(run_id=params["run_id"], owner=params["owner"], controller=params["controller"],
-                          purpose=params["purpose"], host=socket.gethostname())
-            result["changed"], result["previous"] = _lock.acquire(path, holder, module.check_mode, params["release"],
-                                                                  params["release_hint"], now)
-            result["holder"] = _lock.read_holder(path) if not module.check_mode else dict(holder, since=_lock.iso(now))
+                          purpose=params["purpose"], host=host)
+            result["changed"], result["previous"] = _lock.acquire(module.run_command, path, holder, module.check_mode,
+                                                                  params["release"], params["release_hint"], now)
+            result["holder"] = (_lock.read_holder(module.run_command, path) if not module.check_mode
+                                else dict(holder, since=_lock.iso(now)))
             if result["previous"]:
                 module.warn("broke the deploy lock of %s (taken %s): release=true"
                             % (result["previous"].get("owner"), result["previous"].get("since")))
         else:
-            result["changed"], result["holder"] = _lock.release_lock(path, params["run_id"], module.check_mode,
-                                                                     params["release"])
+            result["changed"], result["holder"] = _lock.release_lock(module.run_command, path, params["run_id"],
+                                                                     module.check_mode, params["release"])
     except _lock.LockError as exc:
         result["holder"] = exc.holder
-        result["age_seconds"] = _lock.age_seconds(exc.holder or {}, now)
+        result["age_seconds"] = _lock.age_seconds(exc.holder or {}, now) if now else None
         module.fail_json(msg=exc.message, **result)
     except (IOError, OSError) as exc:
         action = "take" if params["state"] == "present" else "release"
         module.fail_json(msg="could not %s the deploy lock %s: %s" % (action, path, exc), **result)
-    if result["holder"]:
+    if result["holder"] and now:
         result["age_seconds"] = _lock.age_seconds(result["holder"], now)
     module.exit_json(**result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

@@ -102,26 +102,34 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sertantai.deploy.plugins.module_utils import _secrets
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dir=dict(type="path", required=True),
-            # The list names the secrets; their values (the value suboption) are no_log themselves.
-            secrets=dict(type="list", elements="dict", required=True, no_log=False, options=dict(
-                name=dict(type="str", required=True),
-                bytes=dict(type="int", default=32),
-                value=dict(type="str", no_log=True),
-            )),
-            read_files=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
+    return dict(argument_spec=dict(
+        dir=dict(type="path", required=True),
+        # The list names the secrets; their values (the value suboption) are no_log themselves.
+        secrets=dict(type="list", elements="dict", required=True, no_log=False, options=dict(
+            name=dict(type="str", required=True),
+            bytes=dict(type="int", default=32),
+            value=dict(type="str", no_log=True),
+        )),
+        read_files=dict(type="dict", default={}),
+    ))
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
+    params = module.params
     try:
-        result = _secrets.ensure(module.params["dir"], module.params["secrets"], module.params["read_files"],
+        result = _secrets.ensure(module.run_command, params["dir"], params["secrets"], params["read_files"],
                                  module.check_mode)
-    except (_secrets.SecretsError, IOError, OSError) as exc:
-        module.fail_json(msg="secrets in %s: %s" % (module.params["dir"], exc))
+    except _secrets.SecretsError as exc:
+        module.fail_json(msg="secrets in %s: %s" % (params["dir"], exc))
     module.exit_json(changed=bool(result["created"] or result["replaced"]), **result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

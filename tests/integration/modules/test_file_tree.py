@@ -35,8 +35,34 @@ def test_creates_then_changes_nothing(tmp_path):
     assert text.startswith("#") and "server_name a.example.com;\n" in text
     assert mode(conf) == 0o755 and mode(tmp_path / "certs") == 0o700 and mode(conf / "a.conf") == 0o644
     assert os.readlink(tmp_path / "certs" / "fullchain.pem") == "/etc/letsencrypt/live/a/fullchain.pem"
-    again = run_module("file_tree", dict(entries=entries))
+    again = run_module("file_tree", dict(entries=entries, exists=[str(conf / "a.conf"), str(conf / "nothing")]))
     assert not again["changed"] and again["changed_paths"] == []
+    assert again["exists"] == first["exists"]
+    # Everything in place: one read over the connection told so, and no module ran on the host.
+    assert "invocation" in first and "invocation" not in again
+
+
+def test_what_the_read_finds_out_of_place_goes_to_the_module(tmp_path):
+    conf, entries = tree(tmp_path)
+    run_module("file_tree", dict(entries=entries))
+    changes = [
+        lambda: os.chmod(conf / "a.conf", 0o600),                                   # mode
+        lambda: (conf / "b.conf").write_text("edited by hand\n"),                  # content
+        lambda: (os.unlink(tmp_path / "certs" / "fullchain.pem"),
+                 os.symlink("/elsewhere", tmp_path / "certs" / "fullchain.pem")),   # link target
+        lambda: (conf / "stray.conf").write_text("x\n"),                          # to purge
+    ]
+    for change in changes:
+        change()
+        fixed = run_module("file_tree", dict(entries=entries, purge=[str(conf)]))
+        assert fixed["changed"] and "invocation" in fixed, fixed
+        assert not run_module("file_tree", dict(entries=entries, purge=[str(conf)]))["changed"]
+    assert mode(conf / "a.conf") == 0o644 and (conf / "b.conf").read_text() == "plain\n"
+    assert os.readlink(tmp_path / "certs" / "fullchain.pem") == "/etc/letsencrypt/live/a/fullchain.pem"
+    assert not (conf / "stray.conf").exists()
+    # A symbolic mode is the module's to compare.
+    symbolic = run_module("file_tree", dict(entries=[dict(entries[0], mode="u=rwx,g=rx,o=rx")]))
+    assert not symbolic["changed"] and "invocation" in symbolic
 
 
 def test_purge_removes_what_no_entry_names_and_check_mode_writes_nothing(tmp_path):

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import multiprocessing
+import socket
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _lock
+from tests.support.docker import subprocess_run_command
+
+# The lock's commands run here, as AnsibleModule.run_command runs them on the host.
+acquire = functools.partial(_lock.acquire, subprocess_run_command)
+read_holder = functools.partial(_lock.read_holder, subprocess_run_command)
+release_lock = functools.partial(_lock.release_lock, subprocess_run_command)
 
 T0 = datetime.datetime(2026, 11, 27, 10, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -19,17 +27,27 @@ def holder(run_id, owner="alice"):
 
 def test_acquire_writes_the_holder_and_is_idempotent_for_the_same_run(tmp_path):
     path = str(tmp_path / "sub" / "deploy.lock")
-    assert _lock.acquire(path, holder("r1"), now=T0) == (True, None)
+    assert acquire(path, holder("r1"), now=T0) == (True, None)
     written = json.loads(open(path, encoding="utf-8").read())
     assert written == dict(holder("r1"), since="2026-11-27T10:00:00Z")
-    assert _lock.acquire(path, holder("r1"), now=T0) == (False, None)
+    assert acquire(path, holder("r1"), now=T0) == (False, None)
+
+
+def test_the_lock_is_read_with_the_hosts_name_and_clock(tmp_path):
+    path = str(tmp_path / "deploy.lock")
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    host, now, current = _lock.read_lock(subprocess_run_command, path)
+    assert host == socket.gethostname() and current is None
+    assert before <= now <= datetime.datetime.now(datetime.timezone.utc)
+    acquire(path, holder("r1"))
+    assert read_holder(path)["since"] >= _lock.iso(now)
 
 
 def test_a_second_run_is_refused_naming_the_holder_and_age(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    _lock.acquire(path, holder("r1"), now=T0)
+    acquire(path, holder("r1"), now=T0)
     with pytest.raises(_lock.LockError) as err:
-        _lock.acquire(path, holder("r2", "bob"), now=T0 + datetime.timedelta(seconds=42), release_hint="-e deploy_lock_release=true")
+        acquire(path, holder("r2", "bob"), now=T0 + datetime.timedelta(seconds=42), release_hint="-e deploy_lock_release=true")
     message = err.value.message
     assert "held by alice, from laptop, running deploy.yml service=legal since 2026-11-27T10:00:00Z (42 s ago)" in message
     assert "-e deploy_lock_release=true" in message
@@ -39,50 +57,50 @@ def test_a_second_run_is_refused_naming_the_holder_and_age(tmp_path):
 
 def test_an_old_lock_is_called_probably_stale(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    _lock.acquire(path, holder("r1"), now=T0)
+    acquire(path, holder("r1"), now=T0)
     with pytest.raises(_lock.LockError) as err:
-        _lock.acquire(path, holder("r2"), now=T0 + datetime.timedelta(hours=3))
+        acquire(path, holder("r2"), now=T0 + datetime.timedelta(hours=3))
     assert "(3.0 h ago)" in err.value.message and "probably killed" in err.value.message
 
 
 def test_release_breaks_another_runs_lock_and_reports_it(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    _lock.acquire(path, holder("r1"), now=T0)
-    changed, previous = _lock.acquire(path, holder("r2", "bob"), release=True, now=T0)
+    acquire(path, holder("r1"), now=T0)
+    changed, previous = acquire(path, holder("r2", "bob"), release=True, now=T0)
     assert changed and previous["run_id"] == "r1"
-    assert _lock.read_holder(path)["run_id"] == "r2"
+    assert read_holder(path)["run_id"] == "r2"
 
 
 def test_check_mode_writes_nothing(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    assert _lock.acquire(path, holder("r1"), check_mode=True, now=T0) == (True, None)
-    assert _lock.read_holder(path) is None
+    assert acquire(path, holder("r1"), check_mode=True, now=T0) == (True, None)
+    assert read_holder(path) is None
 
 
 def test_only_the_owner_releases(tmp_path):
     path = str(tmp_path / "deploy.lock")
-    _lock.acquire(path, holder("r1"), now=T0)
-    assert _lock.release_lock(path, "r2") == (False, _lock.read_holder(path))
-    assert _lock.read_holder(path)["run_id"] == "r1"
-    changed, released = _lock.release_lock(path, "r2", force=True, check_mode=True)
-    assert changed and released["run_id"] == "r1" and _lock.read_holder(path) is not None
-    assert _lock.release_lock(path, "r1")[0] is True
-    assert _lock.read_holder(path) is None
-    assert _lock.release_lock(path, "r1") == (False, None)
+    acquire(path, holder("r1"), now=T0)
+    assert release_lock(path, "r2") == (False, read_holder(path))
+    assert read_holder(path)["run_id"] == "r1"
+    changed, released = release_lock(path, "r2", force=True, check_mode=True)
+    assert changed and released["run_id"] == "r1" and read_holder(path) is not None
+    assert release_lock(path, "r1")[0] is True
+    assert read_holder(path) is None
+    assert release_lock(path, "r1") == (False, None)
 
 
 def test_a_foreign_file_is_reported_not_crashed_on(tmp_path):
     path = tmp_path / "deploy.lock"
     path.write_text("garbage")
     with pytest.raises(_lock.LockError) as err:
-        _lock.acquire(str(path), holder("r1"), now=T0)
+        acquire(str(path), holder("r1"), now=T0)
     assert "not ours or was cut short" in err.value.message
 
 
 def _race(path, run_id, barrier, results):
     barrier.wait()
     try:
-        _lock.acquire(path, holder(run_id))
+        acquire(path, holder(run_id))
         results.put(run_id)
     except _lock.LockError as exc:
         results.put("refused: " + exc.message)
@@ -101,5 +119,5 @@ def test_of_runs_started_at_the_same_instant_exactly_one_gets_the_lock(tmp_path)
         proc.join(timeout=30)
     winners = [r for r in results if not r.startswith("refused")]
     assert len(winners) == 1
-    assert _lock.read_holder(path)["run_id"] == winners[0]
+    assert read_holder(path)["run_id"] == winners[0]
     assert all("held by alice" in r for r in results if r.startswith("refused"))
