@@ -94,10 +94,11 @@ def login(config_path, registry):
 
 
 def source_tag(directory):
-    """The tag build_push.yml gives a source: its short commit when clean, else wip-<content hash>
-    (build_push refuses a commit tag for uncommitted changes)."""
+    """The tag the demo gives a source's image: the short commit that last changed it when it is clean, so that
+    a commit elsewhere in the repository builds nothing; else wip-<content hash> (build_push refuses a commit tag
+    for uncommitted changes)."""
     if not run("git", "status", "--porcelain", "--untracked-files=all", "--", ".", cwd=directory).stdout.strip():
-        return {"kind": "commit", "tag": run("git", "rev-parse", "--short", "HEAD", cwd=directory).stdout.strip()}
+        return {"kind": "commit", "tag": run("git", "log", "-1", "--format=%h", "--", ".", cwd=directory).stdout.strip()}
     lines = []
     for root, _dirs, files in os.walk(directory):
         for name in files:

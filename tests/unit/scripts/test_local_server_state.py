@@ -26,7 +26,14 @@ def test_a_clean_source_is_tagged_with_its_commit_and_a_changed_one_with_its_con
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
-    assert state.source_tag(str(app)) == {"kind": "commit", "tag": git(tmp_path, "rev-parse", "--short", "HEAD")}
+    first = git(tmp_path, "rev-parse", "--short", "HEAD")
+    assert state.source_tag(str(app)) == {"kind": "commit", "tag": first}
+    # A commit elsewhere in the repository leaves the source's tag as it was.
+    (tmp_path / "README").write_text("elsewhere\n")
+    git(tmp_path, "add", "README")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "second")
+    assert git(tmp_path, "rev-parse", "--short", "HEAD") != first
+    assert state.source_tag(str(app)) == {"kind": "commit", "tag": first}
 
     (app / "lib" / "app.ex").write_text("defmodule App do def f, do: 1 end\n")
     changed = state.source_tag(str(app))
