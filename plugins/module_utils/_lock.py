@@ -21,6 +21,8 @@ import datetime
 import json
 import os
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._commands import output
+
 STALE_AFTER_SECONDS = 3600
 
 
@@ -41,13 +43,6 @@ _READ = 'hostname; date -u +%Y-%m-%dT%H:%M:%SZ; if [ -e "$1" ]; then echo presen
 _TAKE = ('mkdir -p -m 0750 -- "$(dirname -- "$1")" && cat > "$2" && { ln -- "$2" "$1"; rc=$?; rm -f -- "$2"; exit $rc; }')
 
 
-def _run(run_command, args, data=None):
-    rc, out, err = run_command(args, data=data, binary_data=True)
-    if rc != 0:
-        raise OSError("%s (rc=%s)" % ((err or out).strip()[:300] or "a command on the host failed", rc))
-    return out
-
-
 def _holder(text):
     try:
         holder = json.loads(text)
@@ -60,7 +55,7 @@ def _holder(text):
 
 def read_lock(run_command, path):
     """(host name, the host's time now, the lock's holder or None when there is no lock)."""
-    lines = _run(run_command, ["sh", "-c", _READ, "sh", path]).split("\n", 3)
+    lines = output(run_command, ["sh", "-c", _READ, "sh", path]).split("\n", 3)
     if len(lines) < 3 or lines[2] not in ("present", "absent"):
         raise OSError("reading %s printed %r" % (path, "\n".join(lines)[:200]))
     now = datetime.datetime.strptime(lines[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
@@ -110,14 +105,15 @@ def human_age(seconds):
     return "%.1f h" % (seconds / 3600.0)
 
 
-def acquire(run_command, path, holder, check_mode=False, release=False, release_hint="release=true", now=None):
+def acquire(run_command, path, holder, check_mode=False, release=False, release_hint="release=true", now=None,
+            seen=None):
     """Take the lock for ``holder`` (a dict with run_id, owner, controller, purpose), at ``now`` (default: the
-    host's clock).
+    host's clock). ``seen``: what read_lock() returned just before, so that the lock is not read again.
 
     Returns ``(changed, previous)``: ``previous`` is the lock that was broken (release=True) or None.
     Taking a lock this run already holds changes nothing. Raises LockError naming the holder.
     """
-    _host, host_now, current = read_lock(run_command, path)
+    _host, host_now, current = seen or read_lock(run_command, path)
     now = now or host_now
     if current is not None and current.get("run_id") == holder["run_id"]:
         return False, None
@@ -129,7 +125,7 @@ def acquire(run_command, path, holder, check_mode=False, release=False, release_
     if check_mode:
         return True, previous
     if previous is not None:
-        _run(run_command, ["rm", "-f", "--", path])
+        output(run_command, ["rm", "-f", "--", path])
     content = json.dumps(dict(holder, since=iso(now)), sort_keys=True) + "\n"
     temporary = "%s.%s.%d" % (path, holder["run_id"], os.getpid())
     rc, out, err = run_command(["sh", "-c", _TAKE, "sh", path, temporary], data=content, binary_data=True)
@@ -142,13 +138,14 @@ def acquire(run_command, path, holder, check_mode=False, release=False, release_
     return True, previous
 
 
-def release_lock(run_command, path, run_id, check_mode=False, force=False):
-    """Remove the lock if this run holds it (or ``force``). Returns ``(changed, holder)``."""
-    current = read_holder(run_command, path)
+def release_lock(run_command, path, run_id, check_mode=False, force=False, seen=None):
+    """Remove the lock if this run holds it (or ``force``). Returns ``(changed, holder)``. ``seen``: what
+    read_lock() returned just before, so that the lock is not read again."""
+    current = seen[2] if seen else read_holder(run_command, path)
     if current is None:
         return False, None
     if current.get("run_id") != run_id and not force:
         return False, current
     if not check_mode:
-        _run(run_command, ["rm", "-f", "--", path])
+        output(run_command, ["rm", "-f", "--", path])
     return True, current

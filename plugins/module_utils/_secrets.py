@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
+
+from ansible_collections.sertantai.deploy.plugins.module_utils._commands import output
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -39,16 +42,11 @@ class SecretsError(Exception):
     pass
 
 
+_run = functools.partial(output, error=SecretsError)
+
+
 def generate(nbytes, urandom=os.urandom):
     return base64.b64encode(urandom(nbytes)).decode("ascii")
-
-
-def _run(run_command, args, data=None):
-    rc, out, err = run_command(args, data=data, binary_data=True)
-    if rc != 0:
-        raise SecretsError("%s failed (rc=%s): %s" % (args[0] if args[0] != "sh" else "a shell command on the host", rc,
-                                                      (err or out).strip()[:300]))
-    return out
 
 
 def _read_all(run_command, paths):

@@ -146,20 +146,21 @@ def run_module(module):
     now = None
     try:
         # The host's name and clock: the holder is named by the host it locks, its age by the host's time.
-        host, now, _current = _lock.read_lock(module.run_command, path)
+        seen = _lock.read_lock(module.run_command, path)
+        host, now, current = seen
         if params["state"] == "present":
             holder = dict(run_id=params["run_id"], owner=params["owner"], controller=params["controller"],
                           purpose=params["purpose"], host=host)
             result["changed"], result["previous"] = _lock.acquire(module.run_command, path, holder, module.check_mode,
-                                                                  params["release"], params["release_hint"], now)
-            result["holder"] = (_lock.read_holder(module.run_command, path) if not module.check_mode
-                                else dict(holder, since=_lock.iso(now)))
+                                                                  params["release"], params["release_hint"], now, seen)
+            # What the lock holds now: what this run wrote (or would write), or its own lock as it was.
+            result["holder"] = dict(holder, since=_lock.iso(now)) if result["changed"] else current
             if result["previous"]:
                 module.warn("broke the deploy lock of %s (taken %s): release=true"
                             % (result["previous"].get("owner"), result["previous"].get("since")))
         else:
             result["changed"], result["holder"] = _lock.release_lock(module.run_command, path, params["run_id"],
-                                                                     module.check_mode, params["release"])
+                                                                     module.check_mode, params["release"], seen)
     except _lock.LockError as exc:
         result["holder"] = exc.holder
         result["age_seconds"] = _lock.age_seconds(exc.holder or {}, now) if now else None
