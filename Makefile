@@ -33,8 +33,8 @@ sanity:
 	@echo "==> ansible-test sanity"; scripts/sanity
 
 # Unit, integration and molecule suites in one pytest run: one summary line for everything.
-# The longest files first (the end-to-end demo, then the molecule scenarios, app_service first), so
-# that no worker starts one of them when the others are nearly done (pytest collects by directory).
+# The files marked pytest.mark.minutes start first, longest first, each on a worker of its own
+# (tests/support/schedule.py), so that no worker starts one of them when the others are nearly done.
 PYTEST_PATHS ?= tests/e2e tests/molecule tests/integration tests/unit
 pytest:
 	@echo "==> pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS) $(PYTEST_PATHS)

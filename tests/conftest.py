@@ -9,11 +9,28 @@ import shutil
 import pytest
 
 from tests.support.docker import PREFIX, docker, published_port, remove_containers, sh, wait_until
+from tests.support.schedule import FileDurations, LongestFileFirst, sort_by_minutes
 
 # PostgreSQL 16, production's major (tests/images/postgres).
 PG_IMAGE = os.environ.get("SERTANTAI_TEST_PG_IMAGE", "sertantai-test/postgres:latest")
 # PostgreSQL 15 with the same entrypoint (tests/images/postgres15): a server on another major.
 PG15_IMAGE = os.environ.get("SERTANTAI_TEST_PG15_IMAGE", "sertantai-test/postgres15:latest")
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(FileDurations(), "sertantai-file-durations")
+
+
+def pytest_collection_modifyitems(items):
+    sort_by_minutes(items)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """make test's --dist loadfile: the longest files first (tests/support/schedule.py)."""
+    if config.getvalue("dist") == "loadfile":
+        return LongestFileFirst(config, log)
+    return None
 
 
 def _docker_available():

@@ -54,7 +54,7 @@ ADDED = {
     "electric": {"enabled": True, "stream_id": "reports", "image": "{{ demo_electric_image }}", "tag": "latest"},
 }
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.minutes(21)]
 
 
 def run_demo(env, name, *args):

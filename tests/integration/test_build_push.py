@@ -22,6 +22,8 @@ from tests.support.ansible import ansible_env
 from tests.support.docker import docker, remove_containers, sh
 from tests.support.registry import start_registry
 
+pytestmark = pytest.mark.minutes(5)
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPS = REPO / "tests" / "fixtures" / "apps"

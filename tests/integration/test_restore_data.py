@@ -23,6 +23,8 @@ import pytest
 from tests.conftest import PG_IMAGE, PG15_IMAGE
 from tests.support.docker import docker, published_port, remove_containers, wait_until
 
+pytestmark = pytest.mark.minutes(6)
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SERVER = "sertantai-test-restore-server"

@@ -24,7 +24,7 @@ import yaml
 from tests.support.ansible import ansible_env
 from tests.support.docker import docker, published_port, remove_containers
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.minutes(3)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

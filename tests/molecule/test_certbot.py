@@ -8,6 +8,7 @@ STANDALONE_PLAY = "The standalone path reports a change only when it stopped or 
 
 
 @pytest.mark.molecule
+@pytest.mark.minutes(4)
 def test_certbot(docker_engine):
     log = run_scenario("certbot")
     # nginx was already stopped: stopping it is no change; starting it again is.

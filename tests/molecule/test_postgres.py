@@ -6,5 +6,6 @@ from tests.support.molecule import run_scenario
 
 
 @pytest.mark.molecule
+@pytest.mark.minutes(4)
 def test_postgres(docker_engine):
     run_scenario("postgres")
