@@ -30,26 +30,16 @@ class LongestFileFirst(LoadScopeScheduling):
     """--dist loadfile, in collection order, one file ahead at most."""
 
     def schedule(self):
-        assert self.collection_is_completed
-        if self.collection is not None:
-            for node in self.nodes:
-                self._reschedule(node)
-            return
-        if not self._check_nodes_have_same_collection():
-            self.log("**Different tests collected, aborting run**")
-            return
-        self.collection = list(next(iter(self.registered_collections.values())))
-        for nodeid in self.collection:
-            self.workqueue.setdefault(self._split_scope(nodeid), {})[nodeid] = False
-        for node in self.nodes:
-            self._reschedule(node)
+        # xdist's own distribution (one file per worker, then _reschedule), without its reordering.
+        self.config.option.loadscopereorder = False
+        super().schedule()
 
     def _reschedule(self, node):
         if node.shutting_down:
             return
-        work = self.assigned_work.setdefault(node, {})
-        while self.workqueue and self._pending_of(work) <= 1:
-            if self._pending_of(work) == 1 and self._starts_a_single_test(work):
+        work = self.assigned_work[node]
+        while self.workqueue and (pending := self._pending_of(work)) <= 1:
+            if pending == 1 and self._starts_a_single_test(work):
                 self._assign_follower(node)
             else:
                 self._assign_work_unit(node)

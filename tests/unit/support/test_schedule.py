@@ -49,8 +49,13 @@ def files(worker):
     return seen
 
 
+def fake_config(count):
+    return SimpleNamespace(getvalue=lambda name: {"tx": ["%d*popen" % count]}[name],
+                           option=SimpleNamespace(loadscopereorder=True))
+
+
 def start(count):
-    config = SimpleNamespace(getvalue=lambda name: {"tx": ["%d*popen" % count]}[name])
+    config = fake_config(count)
     scheduler = LongestFileFirst(config)
     workers = [Worker("gw%d" % number) for number in range(count)]
     for worker in workers:
@@ -96,8 +101,7 @@ def test_a_worker_gets_its_next_file_when_its_own_is_down_to_its_last_test():
 
 
 def test_fewer_files_than_workers_shuts_the_idle_ones_down():
-    config = SimpleNamespace(getvalue=lambda name: {"tx": ["2*popen"]}[name])
-    scheduler = LongestFileFirst(config)
+    scheduler = LongestFileFirst(fake_config(2))
     workers = [Worker("gw0"), Worker("gw1")]
     for worker in workers:
         scheduler.add_node(worker)
