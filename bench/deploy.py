@@ -299,6 +299,8 @@ def compose_file(doc, name):
         service["healthcheck"] = dict(test=health["Test"], interval=_duration(health.get("Interval")),
                                       timeout=_duration(health.get("Timeout")), retries=int(health.get("Retries") or 3),
                                       start_period=_duration(health.get("StartPeriod")))
+        if health.get("StartInterval"):
+            service["healthcheck"]["start_interval"] = _duration(health["StartInterval"])
     return dict(name=BASELINE_PROJECT, services=dict(backend=service),
                 networks=dict((net, dict(external=True)) for net in service["networks"]))
 

@@ -70,6 +70,11 @@ class DockerCli:
     def exec(self, name, argv, data=None, check=False):
         return self.run("exec", "-i", name, *argv, data=data, check=check)
 
+    def api_version(self):
+        """The engine's API version as ``(major, minor)``, the newest it speaks (``docker version``)."""
+        _rc, out, _err = self.run("version", "--format", "{{.Server.APIVersion}}")
+        return parse_api_version(out)
+
     def exits(self, container, since):
         """How the container's runs ended since ``since`` (RFC 3339), as far as the daemon's recent events remember.
 
@@ -78,6 +83,21 @@ class DockerCli:
         rc, out, _err = self.run("events", "--since", since, "--until", "0s", "--filter", "container=" + container,
                                  "--filter", "event=die", "--format", "{{json .}}", check=False)
         return die_events(out) if rc == 0 else []
+
+
+# Docker 25 (API 1.44) brought healthcheck start_interval: the checks while a container starts.
+START_INTERVAL_API = (1, 44)
+
+
+def parse_api_version(text):
+    """``(major, minor)`` from an API version such as ``1.45``."""
+    parts = (text or "").strip().split(".")
+    try:
+        if len(parts) != 2:
+            raise ValueError(text)
+        return int(parts[0]), int(parts[1])
+    except ValueError:
+        raise DockerError("the engine gave no API version (docker version: %r)" % (text or "").strip()[:80]) from None
 
 
 def die_events(text):

@@ -12,10 +12,10 @@ description:
   - Each component of a service (V(backend), V(frontend), V(electric)) runs as C(<name>-blue) or C(<name>-green);
     the service's nginx routes file names the live one. A deploy starts the other colour beside it, waits until it is
     healthy, switches the route, and stops the old one.
-  - This module reads, in two C(docker) calls, every container labelled C(org.sertantai.service=<service>) and the
+  - This module reads, with C(docker ps) and C(docker inspect), every container labelled C(org.sertantai.service=<service>) and the
     wanted images, and the routes file, and says per component which container is live, whether it is up to date
     (same image id, same settings, running and healthy), which colour a deploy would start, and which containers are
-    left over from an interrupted deploy.
+    left over from an interrupted deploy. It also reads the engine's API version (C(docker version)).
   - It changes nothing.
 version_added: 0.1.0
 author:
@@ -112,12 +112,28 @@ containers:
   returned: success
   type: list
   elements: dict
+engine:
+  description: The host's Docker Engine, as far as a deploy needs it.
+  returned: success
+  type: dict
+  contains:
+    api_version:
+      description: The newest API version the engine speaks, such as C(1.45).
+      type: str
+    healthcheck_start_interval:
+      description: Whether the engine knows the healthcheck's C(start_interval) (Docker 25, API 1.44, and later).
+      type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _app
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
+    START_INTERVAL_API,
+    DockerCli,
+    DockerError,
+    docker_argument_spec,
+)
 
 COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str")))
 
@@ -142,15 +158,18 @@ def run_module(module):
     rc, out, _err = module.run_command(["cat", "--", params["routes_file"]])
     routes_text = out if rc == 0 else ""
     try:
-        docs, image_ids = _app.read_service(DockerCli(module.run_command, params["docker_cli"]), params["service"],
+        cli = DockerCli(module.run_command, params["docker_cli"])
+        docs, image_ids = _app.read_service(cli, params["service"],
                                             dict((c, v["image"]) for c, v in wanted.items()), routes_text)
+        api = cli.api_version()
     except DockerError as exc:
         module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
     plan, routes = _app.plan_service(params["service"], docs,
                                      routes_text, dict((c, dict(image_id=image_ids.get(c), spec=v.get("spec")))
                                                        for c, v in wanted.items()))
     module.exit_json(changed=False, components=plan, routes=routes,
-                     containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]))
+                     containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]),
+                     engine=dict(api_version="%d.%d" % api, healthcheck_start_interval=api >= START_INTERVAL_API))
 
 
 def main():

@@ -46,6 +46,9 @@ def test_no_service_container_publishes_a_port_and_all_have_healthchecks(host):
         assert list(info["NetworkSettings"]["Networks"]) == ["infra_network"], name
         test = info["Config"]["Healthcheck"]["Test"]
         assert test[1] == ("curl" if "-electric-" in name else "wget"), (name, test)
+        # The server's Docker 26 knows start_interval: checks every second until the first pass, then every 5 s.
+        health = info["Config"]["Healthcheck"]
+        assert (health["Interval"], health.get("StartInterval")) == (5 * 10**9, 10**9), (name, health)
         assert info["State"]["Health"]["Status"] == "healthy", name
 
 

@@ -27,7 +27,10 @@ if command -v dockerd >/dev/null; then
         printf '{"insecure-registries": [%s]}\n' \
             "$(printf '"%s",' $SERVER_INSECURE_REGISTRIES | sed 's/,$//')" > /etc/docker/daemon.json
     fi
-    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    # Docker 26 and later disable IPv6 on the interfaces of an IPv4-only network through a sysctl
+    # that a container in a container cannot write; this lets dockerd go on (see
+    # tests/images/server-bare/docker-default). A real server needs none of this.
+    DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1 nohup dockerd >/var/log/dockerd.log 2>&1 &
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
         sleep 0.5

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, die_events
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, die_events, parse_api_version
 
 
 def cli_answering(rc, docs, stderr, calls=None):
@@ -88,3 +88,14 @@ def test_exits_asks_the_daemon_for_die_events_since_the_container_was_created():
     assert DockerCli(run_command).exits("5e40", "2026-11-27T09:55:11.8Z") == [dict(exit_code=2, time=7)]
     assert calls == [["docker", "events", "--since", "2026-11-27T09:55:11.8Z", "--until", "0s", "--filter", "container=5e40",
                       "--filter", "event=die", "--format", "{{json .}}"]]
+
+
+@pytest.mark.parametrize("text, expected", [("1.45\n", (1, 45)), ("1.41", (1, 41)), ("2.0", (2, 0))])
+def test_parse_api_version(text, expected):
+    assert parse_api_version(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1", "1.x", "Cannot connect to the Docker daemon"])
+def test_parse_api_version_names_what_the_engine_gave(text):
+    with pytest.raises(DockerError, match="no API version"):
+        parse_api_version(text)

@@ -1,0 +1,77 @@
+"""app_service and the engine's API version, on this machine's own Docker Engine.
+
+The test servers run Docker 26 (API 1.45), where the containers get the healthcheck's start_interval
+(molecule app_service checks it). An engine before Docker 25 (API 1.44) has no start_interval, and
+community.docker refuses it there: app_service_info says which engine it is, and the role's container
+task then leaves start_interval out. Both are run here for real, whatever this machine's engine is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from tests.support.ansible import BIN, REPO, ansible_env, run_module
+from tests.support.docker import PREFIX, docker, inspect, remove_containers
+
+pytestmark = pytest.mark.docker
+
+NAME = PREFIX + "engine-frontend-blue"
+NETWORK = PREFIX + "engine"
+FRONTEND = "sertantai-test/frontend:latest"
+HEALTHCHECK = {"test": ["CMD", "wget", "--no-verbose", "--tries=1", "--spider", "http://localhost:3000/"],
+               "interval": "5s", "timeout": "3s", "retries": 3, "start_period": "60s", "start_interval": "1s"}
+
+
+@pytest.fixture
+def network(docker_engine):
+    if docker("image", "inspect", FRONTEND, check=False).returncode != 0:
+        pytest.fail("test image %s is missing: run scripts/build-images frontend" % FRONTEND)
+    remove_containers(NAME)
+    docker("network", "rm", NETWORK, check=False)
+    docker("network", "create", NETWORK)
+    yield NETWORK
+    remove_containers(NAME)
+    docker("network", "rm", NETWORK, check=False)
+
+
+def engine_api():
+    text = docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_app_service_info_reads_the_engine(tmp_path, docker_engine):
+    result = run_module("app_service_info", {"service": "enginetest", "routes_file": str(tmp_path / "routes.conf"),
+                                             "components": {"frontend": {"image": FRONTEND}}})
+    assert not result.get("failed"), result.get("msg")
+    api = engine_api()
+    assert result["engine"] == {"api_version": "%d.%d" % api, "healthcheck_start_interval": api >= (1, 44)}
+
+
+def test_an_engine_without_start_interval_gets_the_rest_of_the_healthcheck(tmp_path, network):
+    # The role's own container task, as a deploy includes it, told the engine has no start_interval. Task vars:
+    # they take precedence over the role's own vars (vars/main.yml), play vars do not.
+    task_vars = {
+        "app_service_name": "enginetest", "sertantai_network": network, "__app_service_new": NAME,
+        "__app_service_component": "frontend",
+        "__app_service_state": {"engine": {"api_version": "1.41", "healthcheck_start_interval": False},
+                                "components": {"frontend": {"next_color": "blue"}}},
+        "__app_service_containers": {"frontend": {
+            "image": FRONTEND, "env": {"PORT": "3000"}, "healthcheck": HEALTHCHECK, "volumes": [],
+            "restart_policy": "no", "stop_timeout": 5, "spec": "enginetest"}},
+    }
+    task = {"name": "Start the container as app_service does", "vars": task_vars,
+            "ansible.builtin.include_role": {"name": "sertantai.deploy.app_service", "tasks_from": "container.yml"}}
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [task]}]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)], capture_output=True, text=True,
+                          env=ansible_env(ANSIBLE_STDOUT_CALLBACK="default"), cwd=str(REPO), timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    health = inspect(NAME)["Config"]["Healthcheck"]
+    assert health["Test"] == HEALTHCHECK["test"]
+    assert (health["Interval"], health["Timeout"], health["Retries"], health["StartPeriod"]) == (5 * 10**9, 3 * 10**9, 3, 60 * 10**9)
+    assert not health.get("StartInterval"), json.dumps(health)
