@@ -8,12 +8,11 @@ import pytest
 CONF = "/opt/sertantai/nginx/conf.d"
 
 
-def curl(host, url, *args):
+def curl(host, url):
     """(status, headers, body) of a request from the server itself, the name resolved to 127.0.0.1."""
     name = url.split("/")[2]
     port = "443" if url.startswith("https") else "80"
-    out = host.run("curl -sk -D /dev/stderr --max-time 10 --resolve %s:%s:127.0.0.1 %s %s",
-                   name, port, " ".join(args), url)
+    out = host.run("curl -sk -D /dev/stderr --max-time 10 --resolve %s:%s:127.0.0.1 %s", name, port, url)
     assert out.rc == 0, "curl %s failed (rc %d): %s" % (url, out.rc, out.stderr)
     lines = out.stderr.replace("\r", "").split("\n")
     status = int(lines[0].split()[1])
