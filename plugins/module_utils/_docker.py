@@ -91,13 +91,10 @@ START_INTERVAL_API = (1, 44)
 
 def parse_api_version(text):
     """``(major, minor)`` from an API version such as ``1.45``."""
-    parts = (text or "").strip().split(".")
-    try:
-        if len(parts) != 2:
-            raise ValueError(text)
-        return int(parts[0]), int(parts[1])
-    except ValueError:
-        raise DockerError("the engine gave no API version (docker version: %r)" % (text or "").strip()[:80]) from None
+    match = re.fullmatch(r"(\d+)\.(\d+)", (text or "").strip())
+    if not match:
+        raise DockerError("the engine gave no API version (docker version: %r)" % (text or "").strip()[:80])
+    return int(match.group(1)), int(match.group(2))
 
 
 def die_events(text):
