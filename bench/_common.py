@@ -37,13 +37,21 @@ def print_table(headers, rows):
 
 
 def append_result(name, row):
-    """Append one dated row (a dict; keys become the header of a new file) to bench/results/<name>.tsv."""
+    """Append one dated row (a dict) to bench/results/<name>.tsv.
+
+    The keys are the columns. A key the file has no column for yet becomes a new last column, the
+    earlier rows showing "-" in it, so that a benchmark can add a measurement without a new file.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / (name + ".tsv")
     row = dict([("date", datetime.datetime.now().astimezone().isoformat(timespec="seconds"))] + list(row.items()))
-    new = not path.exists() or path.stat().st_size == 0
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    header = lines[0].split("\t") if lines else []
+    added = [key for key in row if key not in header]
+    if added or not lines:
+        header += added
+        lines = ["\t".join(header)] + [line + "\t-" * len(added) for line in lines[1:]]
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     with path.open("a", encoding="utf-8") as handle:
-        if new:
-            handle.write("\t".join(row) + "\n")
-        handle.write("\t".join(str(v) for v in row.values()) + "\n")
+        handle.write("\t".join(str(row.get(key, "-")) for key in header) + "\n")
     return path

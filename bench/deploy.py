@@ -8,6 +8,7 @@ images (molecule/app_service/prepare.yml), and a fleet of one service: backend (
 - wall time of the first ``site.yml``; of a no-op ``deploy.yml -e service=legal`` (median of
   --noop-runs); of a backend-only deploy (an environment variable of the backend changes, which
   forces a new container), with the slowest tasks from ansible.posix.profile_tasks (also of a no-op);
+  of a deploy of the default components, frontend and backend, both changed;
 - a backend deploy under load, side by side with the runbook's way. A load generator ON the server
   (bench/files/load.py) sends --rate requests per second to nginx on 127.0.0.1:443 (the service's
   domain as SNI and Host, kept-alive connections as browsers hold them) for at least --requests
@@ -265,13 +266,13 @@ class Bench:
 # ---------------------------------------------------------------------- pure helpers
 
 
-def fleet(migration_seconds, backend_env=None, electric_env=None):
+def fleet(migration_seconds, backend_env=None, frontend_env=None, electric_env=None):
     """The fleet of one service; env changes force a new container of that component."""
     return dict(sertantai_services=[dict(
         name=SERVICE, domain=DOMAIN, database=DATABASE, extensions=["uuid-ossp", "citext"],
         backend=dict(image=REGISTRY + "/sertantai-legal-backend", tag="v1", port=4000,
                      env=dict(dict(MIGRATION_SECONDS=str(migration_seconds)), **(backend_env or {}))),
-        frontend=dict(image=REGISTRY + "/sertantai-legal-frontend", tag="v1", port=3000),
+        frontend=dict(image=REGISTRY + "/sertantai-legal-frontend", tag="v1", port=3000, env=dict(frontend_env or {})),
         electric=dict(enabled=True, stream_id="legal", image=REGISTRY + "/electric", tag="v1",
                       env=dict(dict(ELECTRIC_STANDIN_READ_ONLY_MODE="true"), **(electric_env or {}))),
     )])
@@ -412,6 +413,8 @@ def run(bench, args):
     backend_s, backend_out = bench.playbook("playbooks/deploy.yml", *(deploy + backend), name="backend-only deploy.yml",
                                             fleet=fleet(mig, backend_env=dict(BENCH_DEPLOY="1")))
     slowest = top_tasks(backend_out)
+    default_s, _out = bench.playbook("playbooks/deploy.yml", *deploy, name="frontend + backend deploy.yml",
+                                     fleet=fleet(mig, backend_env=dict(BENCH_DEPLOY="1b"), frontend_env=dict(BENCH_DEPLOY="1b")))
 
     print("backend deploy under load (%d requests at %g/s):" % (args.requests, args.rate), flush=True)
     ours, (ours_s, _out) = bench.backend_get_load(lambda: bench.playbook(
@@ -436,7 +439,8 @@ def run(bench, args):
         print("%6.1f s" % st_run["seconds"], flush=True)
         handovers.append((read_only, ho, ho_s, st, st_run["seconds"]))
 
-    return dict(first_s=first_s, noop=noop, noop_slowest=noop_slowest, backend_s=backend_s, slowest=slowest, ours=ours, ours_s=ours_s,
+    return dict(first_s=first_s, noop=noop, noop_slowest=noop_slowest, backend_s=backend_s, default_s=default_s, slowest=slowest,
+                ours=ours, ours_s=ours_s,
                 base=base, base_s=base_run["seconds"], base_ok=base_run["ok"], base_polls=base_run["polls"],
                 handovers=handovers)
 
@@ -450,6 +454,7 @@ def report(args, r):
         ["no-op deploy.yml -e service=%s (median of %d: %s)" % (SERVICE, len(r["noop"]), ", ".join("%.1f" % s for s in r["noop"])),
          "%.1f" % noop_s, "<= 10 s: %s" % ("met" if noop_s <= 10 else "missed")],
         ["backend-only deploy.yml (env change -> new container)", "%.1f" % r["backend_s"], ""],
+        ["deploy.yml of the default components, frontend + backend (both changed)", "%.1f" % r["default_s"], ""],
     ])
     print()
     print("slowest tasks (ansible.posix.profile_tasks) of the backend-only deploy, and of the median no-op deploy")
@@ -493,6 +498,7 @@ def report(args, r):
         row.update({"electric_gap_%s_s" % mode: fmt_gap(ho), "electric_failed_%s" % mode: "%d/%d" % (ho["shapes_failed"], ho["shapes"]),
                     "stopstart_gap_%s_s" % mode: fmt_gap(st), "stopstart_failed_%s" % mode: "%d/%d" % (st["shapes_failed"], st["shapes"])})
     row["slowest_task"] = "%.1fs %s" % r["slowest"][0] if r["slowest"] else "-"
+    row["default_deploy_s"] = "%.1f" % r["default_s"]
     path = append_result("deploy", row)
     print("appended to %s" % path.relative_to(REPO))
 

@@ -107,19 +107,26 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert ids(result["before"]) == ids(result["after"])
 
 
-def test_a_backend_that_never_becomes_healthy_leaves_the_old_one_serving(host):
+def test_a_backend_that_never_becomes_healthy_leaves_the_old_ones_serving(host):
+    # A default deploy (frontend and backend side by side): the new frontend is healthy, the new backend
+    # never is, so neither gets traffic and both live containers keep serving.
     result = record(host, "never_healthy")
     assert int(result["rc"]) != 0
-    out = result["out"]
-    assert "did not become healthy" in out and "keeps serving" in out
+    out = " ".join(result["out"].split())  # the failure message is folded over lines
+    assert "the new backend and frontend" in out and "did not become healthy, so no traffic moved" in out
+    assert "keeps serving" in out
     assert "running migrations" in out, "the failure shows the last log lines"
-    live_backend = [n for n in ids(result["before"]) if n.rsplit("-", 1)[0] == "sertantai-legal"][0]
+    before = ids(result["before"])
+    live = dict((component, [n for n in before if n.rsplit("-", 1)[0] == base][0])
+                for component, base in (("backend", "sertantai-legal"), ("frontend", "sertantai-legal-frontend")))
     who = json.loads(result["who"])
-    assert who["service"] == "legal" and who["hostname"] == ids(result["before"])[live_backend][:12]
-    states = dict((line.split()[0], line.split()[2]) for line in result["containers"])
-    assert states[live_backend] == "running"
-    candidate = [n for n in states if n.rsplit("-", 1)[0] == "sertantai-legal" and n != live_backend][0]
-    assert states[candidate] == "exited", "the failed candidate is kept, stopped, for its logs"
+    assert who["service"] == "legal" and who["hostname"] == before[live["backend"]][:12]
+    states = dict((line.split()[0], (line.split()[1], line.split()[2])) for line in result["containers"])
+    for component, name in live.items():
+        assert states[name] == (before[name], "running"), "the live %s is untouched" % component
+        candidate = [n for n in states if n.rsplit("-", 1)[0] == name.rsplit("-", 1)[0] and n != name]
+        assert [states[n][1] for n in candidate] == ["exited"], "the %s candidate is kept, stopped, for its logs" % component
+        assert "set $sertantai_%s_color %s;" % (component, name.rsplit("-", 1)[1]) in result["routes"]
 
 
 def test_migrate_runs_in_the_new_backend_and_logs_are_shown(host):
