@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -102,6 +103,20 @@ def make_app(tmp_path, variant=None, git=True):
     sh("git", "-C", str(app), "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm",
        "%s %s" % (tmp_path.name, variant or "legal"))
     return app, sh("git", "-C", str(app), "rev-parse", "--short", "HEAD").stdout.strip()
+
+
+def build_processes(tag):
+    """The command lines of this machine's processes that build the image tag (docker buildx build)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        words = [word.decode(errors="replace") for word in argv]
+        if "build" in words and tag in words and any(word.endswith("buildx") for word in words):
+            found.append(" ".join(words))
+    return found
 
 
 def docker_config(tmp_path, registry, password=None):
@@ -382,12 +397,22 @@ def test_failed_or_overlong_build_shows_the_log_and_pushes_nothing(tmp_path, reg
     assert "sleep: invalid time interval" in message and message.endswith("Full log: %s" % log), message
     assert "sleep: invalid time interval" in log.read_text()
 
-    # A build that outlives image_build_timeout is stopped and reported as such.
+    # A build that outlives image_build_timeout is stopped and reported as such. The sleep is one no
+    # earlier run has in the daemon's build cache (a cached step would finish at once).
+    compile_seconds = "%d.%06d" % (600, secrets.randbelow(10 ** 6))
     rc, out = build_push(tmp_path, registry, app, config, "-e", "components=[backend]", "-e", "image_build_timeout=3",
-                         "-e", json.dumps({"image_build_source": {"backend": {"build_args": {"COMPILE_SECONDS": "60"}}}}))
+                         "-e", json.dumps({"image_build_source": {"backend": {"build_args": {"COMPILE_SECONDS": compile_seconds}}}}))
     assert rc != 0
     message = failures(out)[-1]
     assert message.startswith("building %s:%s did not finish within 3 s (image_build_timeout) and was stopped"
                               % (registry.image("backend"), commit)), message
-    assert docker("image", "inspect", "%s:%s" % (registry.image("backend"), commit), check=False).returncode != 0
+    # Stopped means stopped: no build client left running (one that was only killed leaves the daemon
+    # building and loading the image), and the build's step cancelled in the log.
+    tag = "%s:%s" % (registry.image("backend"), commit)
+    deadline = time.monotonic() + 10
+    while build_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert build_processes(tag) == [], "the build of %s still runs after the play stopped it" % tag
+    assert re.search(r"(?m)^#\d+ CANCELED$", log.read_text()), log.read_text()[-2000:]
+    assert docker("image", "inspect", tag, check=False).returncode != 0
     assert registry.manifest_digest("backend", commit) is None
