@@ -14,6 +14,7 @@ import subprocess
 import pytest
 import yaml
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import parse_api_version
 from tests.support.ansible import BIN, REPO, ansible_env, run_module
 from tests.support.docker import PREFIX, docker, inspect, remove_containers
 
@@ -38,16 +39,11 @@ def network(docker_engine):
     docker("network", "rm", NETWORK, check=False)
 
 
-def engine_api():
-    text = docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
-    return tuple(int(part) for part in text.split("."))
-
-
 def test_app_service_info_reads_the_engine(tmp_path, docker_engine):
     result = run_module("app_service_info", {"service": "enginetest", "routes_file": str(tmp_path / "routes.conf"),
                                              "components": {"frontend": {"image": FRONTEND}}})
     assert not result.get("failed"), result.get("msg")
-    api = engine_api()
+    api = parse_api_version(docker("version", "--format", "{{.Server.APIVersion}}").stdout)
     assert result["engine"] == {"api_version": "%d.%d" % api, "healthcheck_start_interval": api >= (1, 44)}
 
 
