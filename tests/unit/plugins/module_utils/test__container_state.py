@@ -96,8 +96,9 @@ def test_a_missing_container_fails_started_and_stopped_after_the_others_were_han
     fake = FakeDocker({"a": "running"})
     result = run(fake, ["gone", "a"], "stopped")
     assert fake.containers == {"a": "exited"}
-    assert result["containers"] == [dict(name="gone", before="absent", after="absent", error="does not exist"),
-                                     dict(name="a", before="running", after="exited")]
+    assert result["containers"] == [
+        dict(name="gone", before="absent", after="absent", error="does not exist"),
+        dict(name="a", before="running", after="exited")]
     assert failure_message("stopped", result["containers"]) == "gone could not be made stopped: does not exist."
     checked = run(FakeDocker({}), ["gone"], "started", check_mode=True)["containers"]
     assert failure_message("started", checked) == "gone could not be made started: does not exist."
