@@ -75,12 +75,16 @@ class DockerCli:
         _rc, out, _err = self.run("version", "--format", "{{.Server.APIVersion}}")
         return parse_api_version(out)
 
-    def exits(self, container, since):
-        """How the container's runs ended since ``since`` (RFC 3339), as far as the daemon's recent events remember.
+    def exits(self, container, since, until="0s"):
+        """How the container's runs ended from ``since`` to ``until`` (``docker events`` times), as far as the
+        daemon's recent events remember.
 
+        Docker counts ``--until`` in whole seconds: the default, now, leaves out what happened in the current second
+        (``_health.events_until`` gives the one that includes an exit before a restart). An ``until`` still ahead
+        of the daemon's clock makes the call wait until then.
         Returns ``[{exit_code, time}]`` oldest first (``time`` in seconds since the epoch); empty when unknown.
         """
-        rc, out, _err = self.run("events", "--since", since, "--until", "0s", "--filter", "container=" + container,
+        rc, out, _err = self.run("events", "--since", since, "--until", str(until), "--filter", "container=" + container,
                                  "--filter", "event=die", "--format", "{{json .}}", check=False)
         return die_events(out) if rc == 0 else []
 

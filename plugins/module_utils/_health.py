@@ -10,11 +10,13 @@ so tests drive it with a fake clock. Times in results and messages are ISO 8601 
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import functools
 import json
 import re
 import shlex
+import time
 
 READY = "ready"
 WAITING = "waiting"
@@ -184,6 +186,19 @@ def _leaves(value, path=""):
 
 
 # --------------------------------------------------------------------------- times and exits
+
+
+def events_until(started_at):
+    """``docker events --until`` for the exits before a container's current run (``started_at``, a Docker time).
+
+    Docker counts ``--until`` in whole seconds, so "now" leaves out the exit a restart just followed when both fell
+    in the current second. The whole second after the start includes it; it may be up to a second ahead of the
+    daemon's clock, which then waits until it has passed. "0s" (now) when the start is unknown.
+    """
+    moment = utc_time(started_at)
+    if not moment or not moment.endswith("Z"):
+        return "0s"
+    return str(calendar.timegm(time.strptime(moment, "%Y-%m-%dT%H:%M:%SZ")) + 1)
 
 
 def utc_time(value):

@@ -78,6 +78,20 @@ def test_die_events(text, exits):
     assert die_events(text) == exits
 
 
+def test_exits_asks_docker_events_for_the_dies_in_the_window():
+    calls = []
+
+    def run_command(argv, data=None, binary_data=False):
+        calls.append(argv)
+        return 0, DIE % ("3", 1795773315, 1795773315) + "\n", ""
+    cli = DockerCli(run_command)
+    assert cli.exits("5e40", "2026-11-27T09:55:00Z", until="1795773316") == [dict(exit_code=3, time=1795773315)]
+    assert cli.exits("5e40", "2026-11-27T09:55:00Z")
+    assert [argv[argv.index("--until") + 1] for argv in calls] == ["1795773316", "0s"]
+    assert calls[0][:4] == ["docker", "events", "--since", "2026-11-27T09:55:00Z"]
+    assert "container=5e40" in calls[0] and "event=die" in calls[0]
+
+
 def test_exits_asks_the_daemon_for_die_events_since_the_container_was_created():
     calls = []
 

@@ -287,6 +287,17 @@ def test_utc_time(value, iso):
     assert _health.utc_time(value) == iso
 
 
+@pytest.mark.parametrize("started_at, until", [
+    # 2026-11-27T09:55:15Z is 1795773315: the whole second after the start, which Docker's --until includes
+    ("2026-11-27T09:55:15.680043978Z", "1795773316"),
+    ("2026-11-27T10:55:15+01:00", "1795773316"),
+    ("0001-01-01T00:00:00Z", "0s"),
+    (None, "0s"),
+])
+def test_events_until_includes_the_second_of_the_start(started_at, until):
+    assert _health.events_until(started_at) == until
+
+
 @pytest.mark.parametrize("current, seen", [
     (doc(state="restarting", exit_code=3, finished="2026-03-01T10:00:00Z"), dict(exit_code=3, at="2026-03-01T10:00:00Z", oom_killed=False)),
     (doc(state="exited", exit_code=137, oom=True, finished="2026-03-01T10:00:00Z"),
