@@ -155,6 +155,10 @@ class Stack:
         self.inventory = workdir / "inventory"
         self.source_password = secrets.token_hex(12)
         self.source_port = None
+        # The laptop's copy of the dump goes here (restore_work_dir), not to the shared /tmp: what a run leaves
+        # behind is then this run's alone, and a run killed earlier cannot make these checks fail.
+        self.dumps = workdir / "dumps"
+        self.dumps.mkdir(parents=True, exist_ok=True)
         self.runs = 0
         self.pg15_load = None
 
@@ -182,7 +186,7 @@ class Stack:
 
     def restore(self, database=DEV_DB, check=False, popen=False, **extra):
         source = dict(host="127.0.0.1", port=self.source_port, password=self.source_password, database=database)
-        values = dict(service="legal", restore_source=source, restore_keep_tables=KEEP)
+        values = dict(service="legal", restore_source=source, restore_keep_tables=KEEP, restore_work_dir=str(self.dumps))
         values.update(extra)
         return self.play("playbooks/restore_data.yml", values, check=check, popen=popen)
 
@@ -313,7 +317,7 @@ def test_restore_gives_the_source_rows_keeps_the_migrations_and_resets_electric(
                        database="postgres") == "t\n"
     # nothing of the dump is left behind
     assert server("sh", "-c", "ls /opt/sertantai/restore/").stdout.strip() == ""
-    assert not list(Path("/tmp").glob("sertantai-restore-legal-*.dump"))
+    assert not list(stack.dumps.iterdir())
 
 
 @pytest.mark.docker
@@ -389,7 +393,7 @@ def test_a_source_connection_dropped_during_the_dump_changes_nothing(stack):
     assert "no dump of '%s' was made" % DEV_DB in output
     assert "terminating connection due to administrator command" in output
     assert_unchanged(before, containers, files)
-    assert not list(Path("/tmp").glob("sertantai-restore-legal-*"))
+    assert not list(stack.dumps.iterdir())
 
 
 @pytest.mark.docker
