@@ -11,6 +11,8 @@ after tell what changed and whether each container ended as asked.
 
 from __future__ import annotations
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import error_lines
+
 STATES = ("started", "stopped", "absent")
 ABSENT = "absent"
 
@@ -68,7 +70,7 @@ def reached(state, doc):
 
 def docker_reason(name, stderr):
     """Docker's lines about ``name`` from a CLI call's stderr (all of them when none names it)."""
-    lines = [line.strip().replace("Error response from daemon: ", "") for line in (stderr or "").splitlines() if line.strip()]
+    lines = error_lines(stderr)
     about = [line for line in lines if name in line]
     return "; ".join(about or lines)
 

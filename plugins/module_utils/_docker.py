@@ -114,12 +114,18 @@ def die_events(text):
     return exits
 
 
+def error_lines(stderr):
+    """The non-empty lines of a Docker CLI call's stderr, without the daemon's "Error response from daemon: "."""
+    return [line.strip().replace("Error response from daemon: ", "") for line in (stderr or "").splitlines() if line.strip()]
+
+
 def first_error_line(stderr):
-    for line in (stderr or "").splitlines():
-        line = line.strip()
-        if line:
-            return line.replace("Error response from daemon: ", "")
-    return ""
+    return (error_lines(stderr) or [""])[0]
+
+
+def inspect_failed(exc, docker_cli):
+    """The message of a module whose ``docker inspect`` failed (DockerError ``exc``)."""
+    return "docker inspect failed: %s. Check that the Docker daemon is reachable with %s." % (exc.message, docker_cli)
 
 
 def executable_missing(rc, output):

@@ -246,6 +246,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
     docker_argument_spec,
     has_executable,
     http_get_in_container,
+    inspect_failed,
 )
 
 PROBE_TOOLS = ("wget", "curl")
@@ -299,7 +300,7 @@ def run_module(module):
             exit_history=lambda doc: cli.exits(doc["Id"], doc["Created"],
                                                until=_health.events_until((doc.get("State") or {}).get("StartedAt"))))
     except DockerError as exc:
-        module.fail_json(msg="docker inspect failed: %s. Check that the Docker daemon is reachable with %s." % (exc.message, p["docker_cli"]))
+        module.fail_json(msg=inspect_failed(exc, p["docker_cli"]))
 
     statuses = outcome["statuses"]
     result = dict(

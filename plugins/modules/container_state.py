@@ -92,7 +92,7 @@ containers:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _container_state
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec, inspect_failed
 
 
 def module_spec():
@@ -113,8 +113,7 @@ def run_module(module):
     try:
         result = _container_state.converge(cli, params["names"], params["state"], module.check_mode)
     except DockerError as exc:
-        module.fail_json(msg="docker inspect failed: %s. Check that the Docker daemon is reachable with %s."
-                         % (exc.message, params["docker_cli"]))
+        module.fail_json(msg=inspect_failed(exc, params["docker_cli"]))
     message = _container_state.failure_message(params["state"], result["containers"])
     if message:
         module.fail_json(msg=message, **result)
