@@ -32,7 +32,7 @@ import time
 
 from _common import REPO, append_result, print_table  # first: it also puts the collection on the import path
 
-from tests.support.demo import demo_env
+from tests.support.demo import demo_env, remove_demo_tags
 
 PREFIX = "sertantai-bench-site"
 NET = "10.213.93"
@@ -113,6 +113,7 @@ def main():
     finally:
         if not args.keep:
             demo(env, "down")
+            remove_demo_tags(env)
         shutil.rmtree(tmp, ignore_errors=True)
     load_end = os.getloadavg()[0]
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.demo import demo_env
+from tests.support.demo import demo_env, remove_demo_tags
 from tests.support.docker import docker, remove_containers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +86,7 @@ def recaps(text, playbook_marker):
 def down(env):
     subprocess.run([str(REPO / "scripts" / "demo"), "down"], cwd=str(REPO), env=env, capture_output=True, check=False)
     remove_containers(CURL)
+    remove_demo_tags(env)
 
 
 def pebble_root():

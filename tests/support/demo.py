@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+from tests.support.docker import docker
+
 
 def free_port():
     """A loopback port nothing listens on now."""
@@ -32,3 +34,17 @@ def demo_env(prefix, net):
         ANSIBLE_FORCE_COLOR="0",
     )
     return env
+
+
+def remove_demo_tags(env):
+    """Untag the images that the demo of ``env`` tagged on this machine for its registries (localhost:<port>/...).
+
+    Each demo of a test or bench run has registry ports of its own, so its tags would pile up here run after run.
+    Only those tags go: an image that another tag still names stays, and no volume is touched.
+    """
+    prefixes = tuple("%s:%s/" % (host, env[key]) for key in ("SERTANTAI_DEMO_REGISTRY_PORT", "SERTANTAI_DEMO_HUB_PORT")
+                     for host in ("localhost", "127.0.0.1"))
+    listed = docker("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+    tags = [tag for tag in listed if tag.startswith(prefixes)]
+    if tags:
+        docker("rmi", *tags, check=False)
