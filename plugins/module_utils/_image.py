@@ -15,12 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
-from ansible_collections.sertantai.deploy.plugins.module_utils._registry import default_config_path
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, first_error_line
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What to suggest when a tool is missing, in order of preference.
@@ -281,37 +277,63 @@ def ensure_image(docker, image, pull, check_mode=False):
 
 # ---------------------------------------------------------------- pulling the images of a deploy
 
-# Docker fetches the layers of one pull a few at a time; pulls of different images wait on the
-# registry, not on this host, so they run side by side (a service has up to three images).
-PULL_WORKERS = 4
+# The login and the pulls are each one shell command on the host, so that they cost one round trip over the
+# connection when the module runs on the controller (its run_command sends one command at a time).
+#
+# The login: `docker login` with the password on stdin, then whether the CLI's configuration file changed. In
+# check mode the registry still checks the credentials, but through a throwaway configuration directory: the
+# host's own is left as it is.
+_LOGIN_SCRIPT = r"""cli=$1 registry=$2 user=$3
+if [ "$4" = check ]; then
+    scratch=$(mktemp -d) || exit 125
+    trap 'rm -rf "$scratch"' EXIT
+    "$cli" --config "$scratch" login --username "$user" --password-stdin "$registry" >/dev/null || exit
+    echo unchanged
+    exit 0
+fi
+config=${DOCKER_CONFIG:-$HOME/.docker}/config.json
+before=$(cksum "$config" 2>/dev/null)
+"$cli" login --username "$user" --password-stdin "$registry" >/dev/null || exit
+after=$(cksum "$config" 2>/dev/null)
+if [ "$before" = "$after" ]; then echo unchanged; else echo changed; fi
+"""
+
+# The pulls, side by side (Docker fetches the layers of one pull a few at a time; pulls of different images
+# wait on the registry, not on the host). When all have ended: one line per image, in the order given, with
+# the exit status of its `docker pull` and its stderr, whose line ends are written as _STDERR_NEWLINE.
+_STDERR_NEWLINE = "\x1f"
+_PULL_SCRIPT = r"""cli=$1
+shift
+scratch=$(mktemp -d) || exit 125
+trap 'rm -rf "$scratch"' EXIT
+n=0
+for image in "$@"; do
+    n=$((n + 1))
+    ("$cli" pull -q "$image" >/dev/null 2>"$scratch/$n.err"; echo "$?" >"$scratch/$n.rc") &
+done
+wait
+n=0
+for image in "$@"; do
+    n=$((n + 1))
+    printf '%s\t' "$(cat "$scratch/$n.rc")"
+    tr '\n' '\037' <"$scratch/$n.err"
+    echo
+done
+"""
 
 
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
+def _run_script(docker, script, args, data=None):
+    """(stdout, stderr) of ``sh -c script`` with the Docker CLI as $1; raises DockerError when it failed."""
+    rc, out, err = docker.run_command(["sh", "-c", script, "sh", docker.cli] + list(args), data=data, binary_data=False)
+    if rc != 0:
+        raise DockerError(first_error_line(err) or "sh -c '%s...' failed with rc=%d" % (script.splitlines()[0], rc))
+    return out, err
 
 
 def registry_login(docker, registry, username, password, check_mode=False):
-    """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError.
-
-    In check mode the registry still checks the credentials, but through a throwaway configuration
-    directory: the host's own is left as it is.
-    """
-    argv = ["login", "--username", username, "--password-stdin", registry]
-    if check_mode:
-        scratch = tempfile.mkdtemp(prefix="image-pull-login-")
-        try:
-            docker.run("--config", scratch, *argv, data=password)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return False
-    path = default_config_path()
-    before = _read_bytes(path)
-    docker.run(*argv, data=password)
-    return _read_bytes(path) != before
+    """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError."""
+    out, _err = _run_script(docker, _LOGIN_SCRIPT, [registry, username, "check" if check_mode else "apply"], data=password)
+    return out.strip() == "changed"
 
 
 def images_to_pull(images, pull, present):
@@ -319,17 +341,22 @@ def images_to_pull(images, pull, present):
     return [image for image in images if pull == "always" or image not in present]
 
 
-def _pull_one(docker, image):
-    """Docker's reason when ``docker pull`` fails, else None."""
-    try:
-        docker.run("pull", "-q", image)
-    except DockerError as exc:
-        return exc.message
-    return None
+def pull_reasons(images, output):
+    """Docker's reason for each image of ``images`` whose pull failed, from _PULL_SCRIPT's ``output``."""
+    lines = output.splitlines()
+    if len(lines) != len(images):
+        raise DockerError("the pulls of %s gave %d result line(s) for %d image(s)" % (", ".join(images), len(lines), len(images)))
+    reasons = {}
+    for image, line in zip(images, lines):
+        status, _tab, stderr = line.partition("\t")
+        if status.strip() != "0":
+            stderr = stderr.replace(_STDERR_NEWLINE, "\n")
+            reasons[image] = first_error_line(stderr) or "docker pull failed with rc=%s" % (status.strip() or "unknown")
+    return reasons
 
 
-def pull_images(docker, images, pull="always", check_mode=False, workers=PULL_WORKERS):
-    """Pull ``images`` in parallel; one ``docker inspect`` before and one after for all of them.
+def pull_images(docker, images, pull="always", check_mode=False):
+    """Pull ``images`` side by side in one command; one ``docker inspect`` before and one after for all of them.
 
     Returns one dict per distinct reference, in the order given: ``image``, ``pulled`` (a pull ran; in
     check mode: would run), ``id`` (the local image id after the pull, None when absent), ``changed``
@@ -341,9 +368,7 @@ def pull_images(docker, images, pull="always", check_mode=False, workers=PULL_WO
     wanted = images_to_pull(images, pull, before)
     after, errors = before, {}
     if wanted and not check_mode:
-        with ThreadPoolExecutor(max_workers=min(workers, len(wanted))) as pool:
-            reasons = list(pool.map(lambda image: _pull_one(docker, image), wanted))
-        errors = dict((image, reason) for image, reason in zip(wanted, reasons) if reason)
+        errors = pull_reasons(wanted, _run_script(docker, _PULL_SCRIPT, wanted)[0])
         after = docker.inspect(*images, kind="image")[0]
     entries = []
     for image in images:

@@ -12,6 +12,9 @@ version_added: 0.1.0
 description:
   - Pulls every image of O(images) with C(docker pull), side by side, in one module run. A deploy pulls the
     images of a service (backend, frontend, Electric) in one task instead of one task per image.
+  - The module runs on the controller (an action plugin), and only its commands go over the task's connection, each
+    in one round trip (one C(docker inspect) before, the login, all the pulls in one shell command, one
+    C(docker inspect) after). The host needs C(sh), C(mktemp) and C(cksum) besides the Docker CLI.
   - One C(docker inspect) before and one after the pulls tell which images changed. An image is changed when its
     local image id differs from before (it was not present, or the tag now names another image), as
     M(community.docker.docker_image_pull) reports it.
@@ -172,7 +175,8 @@ def with_hint(message, hint):
     return "%s. %s" % (message.rstrip("."), hint) if hint else message
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = docker_argument_spec()
     argument_spec.update(
         images=dict(type="list", elements="str", required=True),
@@ -182,8 +186,12 @@ def main():
         password=dict(type="str", no_log=True),
         failure_hint=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[("username", "password")], required_by=dict(username="registry"))
+    return dict(argument_spec=argument_spec, required_together=[("username", "password")], required_by=dict(username="registry"))
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
     docker = DockerCli(module.run_command, params["docker_cli"])
     login = None
@@ -210,6 +218,10 @@ def main():
         result["msg"] = with_hint(result["msg"], params["failure_hint"])
         module.fail_json(**result)
     module.exit_json(**result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ pulling images, against a fake Docker CLI."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _image
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+from tests.support.docker import subprocess_run_command
+from tests.support.fake_docker_cli import FakeDockerCli
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -185,58 +186,20 @@ def test_summary(services, images, pulled, problems, msg):
 
 # ---------------------------------------------------------------- pulling several images in one run
 
-class FakeEngine:
-    """``run_command`` answering like the Docker CLI for ``docker inspect --type image`` and ``docker pull -q``.
-
-    ``local`` maps a reference to its local image id, ``registry`` to the id a pull brings; a reference not in
-    ``registry`` fails with ``refusals`` (default: Docker's answer for an unknown manifest). ``barrier``, when
-    set, makes every pull wait for the others: a run that pulled one image after another would time out.
-    ``stores=False``: a pull succeeds but leaves nothing behind.
-    """
-
-    def __init__(self, local, registry, refusals=None, barrier=None, stores=True):
-        self.local = dict(local)
-        self.registry = registry
-        self.refusals = refusals or {}
-        self.barrier = barrier
-        self.stores = stores
-        self.calls = []
-        self.lock = threading.Lock()
-
-    def __call__(self, argv, data=None, binary_data=False):
-        with self.lock:
-            self.calls.append(argv)
-        assert argv[0] == "docker"
-        if argv[1] == "inspect":
-            assert argv[2:4] == ["--type", "image"]
-            names = argv[4:]
-            with self.lock:
-                docs = [{"Id": self.local[n]} for n in names if n in self.local]
-            err = "".join("Error response from daemon: No such image: %s\n" % n for n in names if n not in self.local)
-            return (1 if err else 0), json.dumps(docs), err
-        assert argv[1:3] == ["pull", "-q"]
-        image = argv[3]
-        if self.barrier is not None:
-            self.barrier.wait()
-        if image not in self.registry:
-            return 1, "", "Error response from daemon: %s\n" % self.refusals.get(image, "manifest for %s not found: manifest unknown" % image)
-        if self.stores:
-            with self.lock:
-                self.local[image] = self.registry[image]
-        return 0, image + "\n", ""
-
-    def pulls(self):
-        return sorted(argv[3] for argv in self.calls if argv[1] == "pull")
-
-    def inspects(self):
-        return [argv for argv in self.calls if argv[1] == "inspect"]
-
-
 A, B, C = "reg/a:1", "reg/b:1", "reg/c:1"
 
 
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A fake Docker CLI (tests/support/fake_docker_cli.py) with its state in the test's directory: call it with
+    the state to start from; the login writes under the test's DOCKER_CONFIG."""
+    monkeypatch.setenv("FAKE_DOCKER_STATE", str(tmp_path / "fake-docker"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    return lambda **state: FakeDockerCli(tmp_path / "fake-docker", **state)
+
+
 def pull(engine, images, pull="always", check_mode=False):
-    return _image.pull_images(DockerCli(engine), images, pull, check_mode)
+    return _image.pull_images(DockerCli(subprocess_run_command, engine.cli), images, pull, check_mode)
 
 
 def by_image(entries):
@@ -253,11 +216,12 @@ def test_images_to_pull(images, pull_mode, present, expected):
     assert _image.images_to_pull(images, pull_mode, present) == expected
 
 
-def test_all_images_are_pulled_side_by_side_with_one_inspect_before_and_one_after():
-    engine = FakeEngine({A: "sha256:a0"}, {A: "sha256:a1", B: "sha256:b1", C: "sha256:c1"}, barrier=threading.Barrier(3, timeout=5))
+def test_all_images_are_pulled_side_by_side_with_one_inspect_before_and_one_after(fake):
+    # Each pull waits until all three have started: pulls one after another would fail.
+    engine = fake(local={A: "sha256:a0"}, registry={A: "sha256:a1", B: "sha256:b1", C: "sha256:c1"}, barrier=3)
     entries = pull(engine, [A, B, C, A])
     assert engine.pulls() == [A, B, C]
-    assert engine.inspects() == [["docker", "inspect", "--type", "image", A, B, C]] * 2
+    assert engine.calls("inspect") == [["inspect", "--type", "image", A, B, C]] * 2
     assert entries == [
         dict(image=A, pulled=True, id="sha256:a1", changed=True),
         dict(image=B, pulled=True, id="sha256:b1", changed=True),
@@ -266,24 +230,31 @@ def test_all_images_are_pulled_side_by_side_with_one_inspect_before_and_one_afte
     assert _image.pull_summary(entries) == "Pulled 3 image(s); a new image for reg/a:1, reg/b:1, reg/c:1."
 
 
+def test_the_fake_barrier_fails_pulls_that_do_not_run_side_by_side(fake):
+    # What the test above relies on: a pull alone never gets past a barrier of two.
+    engine = fake(registry={A: "sha256:a"}, barrier=2, barrier_timeout=0.5)
+    entries = pull(engine, [A])
+    assert entries[0]["error"] == "fake docker: pull reg/a:1 waited 0.5 s for 2 pulls to run at once"
+
+
 @pytest.mark.parametrize("pull_mode, pulls, changed, msg", [
     # the registry holds what is here: pulled, nothing changed
     ("always", [A, B], [], "Pulled 2 image(s); all were up to date."),
     ("not_present", [], [], "All 2 image(s) are present locally: nothing pulled."),
 ])
-def test_up_to_date_images_are_no_change(pull_mode, pulls, changed, msg):
-    engine = FakeEngine({A: "sha256:a", B: "sha256:b"}, {A: "sha256:a", B: "sha256:b"})
+def test_up_to_date_images_are_no_change(fake, pull_mode, pulls, changed, msg):
+    engine = fake(local={A: "sha256:a", B: "sha256:b"}, registry={A: "sha256:a", B: "sha256:b"})
     entries = pull(engine, [A, B], pull_mode)
     assert engine.pulls() == pulls
     assert [e["image"] for e in entries if e["changed"]] == changed
     assert [e["id"] for e in entries] == ["sha256:a", "sha256:b"]
     assert _image.pull_summary(entries) == msg
     if not pulls:
-        assert len(engine.inspects()) == 1
+        assert len(engine.calls("inspect")) == 1
 
 
-def test_not_present_pulls_only_what_is_missing():
-    engine = FakeEngine({A: "sha256:a"}, {A: "sha256:a-new", B: "sha256:b"})
+def test_not_present_pulls_only_what_is_missing(fake):
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
     entries = by_image(pull(engine, [A, B], "not_present"))
     assert engine.pulls() == [B]
     assert (entries[A]["pulled"], entries[A]["changed"], entries[A]["id"]) == (False, False, "sha256:a")
@@ -291,10 +262,10 @@ def test_not_present_pulls_only_what_is_missing():
 
 
 @pytest.mark.parametrize("pull_mode", ["always", "not_present"])
-def test_check_mode_pulls_nothing_and_counts_absent_images_as_changes(pull_mode):
-    engine = FakeEngine({A: "sha256:a"}, {A: "sha256:a-new", B: "sha256:b"})
+def test_check_mode_pulls_nothing_and_counts_absent_images_as_changes(fake, pull_mode):
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
     entries = pull(engine, [A, B], pull_mode, check_mode=True)
-    assert engine.pulls() == [] and len(engine.inspects()) == 1
+    assert engine.pulls() == [] and len(engine.calls("inspect")) == 1
     assert entries == [
         dict(image=A, pulled=pull_mode == "always", id="sha256:a", changed=False),
         dict(image=B, pulled=True, id=None, changed=True),
@@ -303,10 +274,10 @@ def test_check_mode_pulls_nothing_and_counts_absent_images_as_changes(pull_mode)
     assert _image.pull_summary(entries[:1], check_mode=True) == "Check mode pulls nothing: all 1 image(s) are present locally."
 
 
-def test_every_failed_pull_is_named_with_dockers_reason_after_the_others_ended():
+def test_every_failed_pull_is_named_with_dockers_reason_after_the_others_ended(fake):
     denied = ("pull access denied for reg/c, repository does not exist or may require 'docker login': "
               "denied: requested access to the resource is denied")
-    engine = FakeEngine({B: "sha256:b0"}, {A: "sha256:a"}, refusals={C: denied})
+    engine = fake(local={B: "sha256:b0"}, registry={A: "sha256:a"}, refusals={C: denied})
     entries = by_image(pull(engine, [A, B, C]))
     assert engine.pulls() == [A, B, C]
     assert (entries[A]["changed"], entries[A]["id"], "error" in entries[A]) == (True, "sha256:a", False)
@@ -319,14 +290,58 @@ def test_every_failed_pull_is_named_with_dockers_reason_after_the_others_ended()
         "reg/c:1 could not be pulled (%s)" % denied)
 
 
-def test_an_image_still_absent_after_a_pull_is_an_error():
-    engine = FakeEngine({}, {A: "sha256:a"}, stores=False)
+def test_an_image_still_absent_after_a_pull_is_an_error(fake):
+    engine = fake(registry={A: "sha256:a"}, stores=False)
     entries = pull(engine, [A])
     assert entries[0]["error"] == "docker pull succeeded but the image is not present: check the reference"
+
+
+@pytest.mark.parametrize("output, reasons", [
+    ("0\t\n1\tError response from daemon: manifest unknown\x1f\n", {B: "manifest unknown"}),
+    # stderr over several lines (a warning first): its first line is the reason
+    ("1\tWARNING: low disk\x1fError response from daemon: denied\x1f\n0\t\n", {A: "WARNING: low disk"}),
+    # a pull killed before it wrote its exit status
+    ("\t\n0\t\n", {A: "docker pull failed with rc=unknown"}),
+])
+def test_pull_reasons(output, reasons):
+    assert _image.pull_reasons([A, B], output) == reasons
+
+
+def test_pull_results_that_do_not_match_the_images_are_an_error():
+    with pytest.raises(DockerError, match="gave 1 result line"):
+        _image.pull_reasons([A, B], "0\t\n")
+
+
+def login(engine, password, check_mode=False):
+    return _image.registry_login(DockerCli(subprocess_run_command, engine.cli), "reg.example", "ci", password, check_mode)
+
+
+def test_login_reports_a_change_only_when_the_stored_credentials_changed(fake, tmp_path):
+    engine = fake(password="token-1")
+    assert login(engine, "token-1") is True
+    assert json.loads((tmp_path / "docker-config" / "config.json").read_text()) == {"auths": {"reg.example": {"auth": "ci"}}}
+    assert login(engine, "token-1") is False
+    assert engine.calls("login") == [["login", "--username", "ci", "--password-stdin", "reg.example"]] * 2
+
+
+def test_a_login_in_check_mode_asks_the_registry_and_writes_nothing(fake, tmp_path):
+    engine = fake(password="token-1")
+    assert login(engine, "token-1", check_mode=True) is False
+    assert not (tmp_path / "docker-config").exists()
+    with pytest.raises(DockerError, match="unauthorized: incorrect username or password"):
+        login(engine, "expired", check_mode=True)
+
+
+def test_a_refused_login_raises_dockers_reason_and_writes_nothing(fake, tmp_path):
+    engine = fake(password="token-1")
+    with pytest.raises(DockerError) as raised:
+        login(engine, "expired")
+    assert raised.value.message == 'Get "https://reg.example/v2/": unauthorized: incorrect username or password'
+    assert not (tmp_path / "docker-config").exists()
 
 
 def test_an_engine_that_cannot_inspect_is_an_error():
     def run_command(argv, data=None, binary_data=False):
         return 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
     with pytest.raises(DockerError, match="Cannot connect to the Docker daemon"):
-        pull(run_command, [A])
+        _image.pull_images(DockerCli(run_command), [A])

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""A Docker CLI stand-in for unit tests of code that runs `docker` inside shell commands (``sh -c``), where a
+Python fake of run_command cannot answer: the shell starts this executable as its ``docker``.
+
+It answers ``inspect --type image``, ``pull -q`` and ``[--config DIR] login --password-stdin`` from a state
+directory (FakeDockerCli below writes it and reads what happened), every call under one file lock:
+
+- ``local``: reference -> local image id; ``registry``: reference -> the id a pull brings; a reference not in
+  ``registry`` fails with ``refusals[ref]`` (default: Docker's answer for an unknown manifest);
+- ``barrier`` (a number): each pull waits until that many pulls have started, and fails after
+  ``barrier_timeout`` seconds (default 5): pulls run one after another never get there;
+- ``stores`` false: a pull succeeds but leaves nothing behind;
+- ``password``: the password ``login`` accepts; it writes the config file only when its content changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+STATE = "state.json"
+
+
+@contextmanager
+def locked(directory):
+    with open(directory / "lock", "w", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        state = json.loads((directory / STATE).read_text(encoding="utf-8"))
+        yield state
+        (directory / STATE).write_text(json.dumps(state), encoding="utf-8")
+
+
+def inspect_images(state, names):
+    docs = [{"Id": state["local"][name]} for name in names if name in state["local"]]
+    print(json.dumps(docs))
+    missing = [name for name in names if name not in state["local"]]
+    for name in missing:
+        print("Error response from daemon: No such image: %s" % name, file=sys.stderr)
+    return 1 if missing else 0
+
+
+def pull(directory, image):
+    with locked(directory) as state:
+        state["started"] += 1
+        barrier, timeout = state.get("barrier"), state.get("barrier_timeout", 5)
+    deadline = time.monotonic() + timeout
+    while barrier:
+        with locked(directory) as state:
+            if state["started"] >= barrier:
+                break
+        if time.monotonic() > deadline:
+            print("fake docker: pull %s waited %s s for %d pulls to run at once" % (image, timeout, barrier), file=sys.stderr)
+            return 1
+        time.sleep(0.02)
+    with locked(directory) as state:
+        if image not in state["registry"]:
+            reason = state["refusals"].get(image, "manifest for %s not found: manifest unknown" % image)
+            print("Error response from daemon: %s" % reason, file=sys.stderr)
+            return 1
+        if state.get("stores", True):
+            state["local"][image] = state["registry"][image]
+    print(image)
+    return 0
+
+
+def login(state, config_dir, args):
+    registry, user = args[-1], args[args.index("--username") + 1]
+    if sys.stdin.read() != state.get("password"):
+        print("Error response from daemon: Get \"https://%s/v2/\": unauthorized: incorrect username or password" % registry,
+              file=sys.stderr)
+        return 1
+    path = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    content = json.dumps({"auths": {registry: {"auth": user}}})
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    print("Login Succeeded")
+    return 0
+
+
+def main(argv):
+    directory = Path(os.environ["FAKE_DOCKER_STATE"])
+    config_dir = None
+    if argv[:1] == ["--config"]:
+        config_dir, argv = argv[1], argv[2:]
+    with locked(directory) as state:
+        state["calls"].append(argv)
+        if argv[:3] == ["inspect", "--type", "image"]:
+            return inspect_images(state, argv[3:])
+        if argv[:1] == ["login"]:
+            return login(state, config_dir, argv)
+    if argv[:2] == ["pull", "-q"]:
+        return pull(directory, argv[2])
+    print("fake docker: unexpected call %s" % argv, file=sys.stderr)
+    return 2
+
+
+class FakeDockerCli:
+    """The state directory of a fake Docker CLI, and the executable to give as ``docker_cli``."""
+
+    def __init__(self, directory, local=None, registry=None, refusals=None, barrier=None, barrier_timeout=5, stores=True,
+                 password=None):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.cli = os.path.abspath(__file__)
+        state = dict(local=local or {}, registry=registry or {}, refusals=refusals or {}, barrier=barrier,
+                     barrier_timeout=barrier_timeout, stores=stores, password=password, started=0, calls=[])
+        (self.directory / STATE).write_text(json.dumps(state), encoding="utf-8")
+
+    def state(self):
+        return json.loads((self.directory / STATE).read_text(encoding="utf-8"))
+
+    def calls(self, verb=None):
+        return [call for call in self.state()["calls"] if verb is None or verb in call[:3]]
+
+    def pulls(self):
+        return sorted(call[2] for call in self.calls("pull"))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
