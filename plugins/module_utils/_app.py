@@ -216,3 +216,27 @@ def container_specs(service, secrets, settings):
         spec["spec"] = hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:16]
         result[component] = spec
     return result
+
+
+def create_specs(containers, new, service, start_interval=True):
+    """container_create's O(containers) for the new containers of one deploy of ``service``.
+
+    ``containers``: container_specs()'s result; ``new``: ``[{component, color, new}]`` (the container name to
+    create for each component, in that colour); ``start_interval``: whether the engine knows the healthcheck's
+    start_interval (Docker 25, API 1.44): an older engine gets the rest of the healthcheck. The labels name the
+    service, the component, the colour and the spec hash that app_service_info compares.
+    """
+    result = []
+    for item in new:
+        conf = containers[item["component"]]
+        healthcheck = dict(conf["healthcheck"])
+        if not start_interval:
+            healthcheck.pop("start_interval", None)
+        result.append(dict(
+            name=item["new"], image=conf["image"], env=conf["env"],
+            labels={"org.sertantai.service": service, "org.sertantai.component": item["component"],
+                    "org.sertantai.color": item["color"], "org.sertantai.spec": conf["spec"]},
+            healthcheck=healthcheck, restart_policy=conf["restart_policy"], stop_timeout=conf["stop_timeout"],
+            volumes=conf["volumes"], memory=conf["memory"], cpus=conf["cpus"],
+        ))
+    return result

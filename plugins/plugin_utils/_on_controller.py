@@ -12,7 +12,7 @@ connection that is already open.
 - run_command(): AnsibleModule.run_command's contract (argv, data) over an action plugin's connection, with
   become as the task has it; optionally with the command's stdout gzip-compressed on the way (large output).
 - ControllerModule: what the modules use of AnsibleModule (params, check_mode, _diff, run_command, warn,
-  exit_json, fail_json).
+  exit_json, fail_json), and ``python``: the host's Python, for a module that runs a script there.
 - ControllerModuleAction: the base of such an action plugin; it validates the task's arguments against the
   module's own argument spec, and runs the module on its host instead where the module must run there
   (HERE_ONLY_WITH).
@@ -26,6 +26,7 @@ import gzip
 import shlex
 import zlib
 
+from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
 # What run_command(compress=True) prints after a command's stdout: its exit status follows.
@@ -72,6 +73,19 @@ def run_command(action, args, data=None, binary_data=False, compress=False):
     return int(status), out, err
 
 
+_DISCOVERY_MODES = ("auto", "auto_legacy", "auto_silent", "auto_legacy_silent")
+
+
+def host_python(action, task_vars):
+    """The Python Ansible runs modules with on the task's host: ansible_python_interpreter (or its setting), else
+    the one interpreter discovery found there (a fact once a module ran on the host), else ``python3``."""
+    value = C.config.get_config_value("INTERPRETER_PYTHON", variables=task_vars)
+    value = action._templar.template(value) if value else value
+    if value and value not in _DISCOVERY_MODES:
+        return value
+    return (task_vars.get("ansible_facts") or {}).get("discovered_interpreter_python") or "python3"
+
+
 class ModuleExit(Exception):
     """exit_json() or fail_json() of a ControllerModule: the task's result."""
 
@@ -83,11 +97,12 @@ class ModuleExit(Exception):
 class ControllerModule:
     """The part of AnsibleModule the collection's command-only modules use, for their run_module() here."""
 
-    def __init__(self, action, params):
+    def __init__(self, action, params, task_vars=None):
         self.params = params
         self.check_mode = bool(action._play_context.check_mode)
         self._diff = bool(action._play_context.diff)
         self.run_command = functools.partial(run_command, action)
+        self.python = host_python(action, task_vars or {})
         self.warnings = []
 
     def warn(self, warning):
@@ -141,7 +156,7 @@ class ControllerModuleAction(ActionBase):
             finally:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
-        module = ControllerModule(self, params)
+        module = ControllerModule(self, params, task_vars)
         try:
             self.run_module(module)
         except ModuleExit as exc:

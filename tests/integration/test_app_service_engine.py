@@ -1,9 +1,9 @@
 """app_service and the engine's API version, on this machine's own Docker Engine.
 
 The test servers run Docker 26 (API 1.45), where the containers get the healthcheck's start_interval
-(molecule app_service checks it). An engine before Docker 25 (API 1.44) has no start_interval, and
-community.docker refuses it there: app_service_info says which engine it is, and the role's container
-task then leaves start_interval out. Both are run here for real, whatever this machine's engine is.
+(molecule app_service checks it). An engine before Docker 25 (API 1.44) has no start_interval (its API drops
+the field without a word): app_service_info says which engine it is, and the role's container task then leaves
+start_interval out. Both are run here for real, whatever this machine's engine is.
 """
 
 from __future__ import annotations
@@ -51,13 +51,12 @@ def test_an_engine_without_start_interval_gets_the_rest_of_the_healthcheck(tmp_p
     # The role's own container task, as a deploy includes it, told the engine has no start_interval. Task vars:
     # they take precedence over the role's own vars (vars/main.yml), play vars do not.
     task_vars = {
-        "app_service_name": "enginetest", "sertantai_network": network, "__app_service_new": NAME,
-        "__app_service_component": "frontend",
-        "__app_service_state": {"engine": {"api_version": "1.41", "healthcheck_start_interval": False},
-                                "components": {"frontend": {"next_color": "blue"}}},
+        "app_service_name": "enginetest", "sertantai_network": network,
+        "__app_service_create": [{"component": "frontend", "color": "blue", "new": NAME}],
+        "__app_service_state": {"engine": {"api_version": "1.41", "healthcheck_start_interval": False}},
         "__app_service_containers": {"frontend": {
             "image": FRONTEND, "env": {"PORT": "3000"}, "healthcheck": HEALTHCHECK, "volumes": [],
-            "restart_policy": "no", "stop_timeout": 5, "spec": "enginetest"}},
+            "restart_policy": "no", "stop_timeout": 5, "memory": None, "cpus": None, "spec": "enginetest"}},
     }
     task = {"name": "Start the container as app_service does", "vars": task_vars,
             "ansible.builtin.include_role": {"name": "sertantai.deploy.app_service", "tasks_from": "container.yml"}}

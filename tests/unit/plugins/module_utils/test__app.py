@@ -111,3 +111,23 @@ def test_a_service_without_frontend_or_electric_runs_only_a_backend():
     auth = {"name": "auth", "domain": "auth.sertantai.com", "database": "auth", "backend": {"image": "r/auth", "port": 4001}}
     result = specs(auth)
     assert list(result) == ["backend"] and "ELECTRIC_SECRET" not in result["backend"]["env"]
+
+
+@pytest.mark.parametrize("start_interval", [True, False])
+def test_create_specs_label_each_new_container_and_leave_out_what_the_engine_lacks(start_interval):
+    containers = specs(settings=dict(SETTINGS, healthcheck=dict(SETTINGS["healthcheck"], start_interval="1s")))
+    new = [dict(component="backend", color="green", new="sertantai-legal-green"),
+           dict(component="frontend", color="blue", new="sertantai-legal-frontend-blue")]
+    backend, frontend = _app.create_specs(containers, new, "legal", start_interval)
+    assert backend["name"] == "sertantai-legal-green" and backend["image"] == containers["backend"]["image"]
+    assert backend["env"] == containers["backend"]["env"] and backend["memory"] == "1g"
+    assert backend["labels"] == {"org.sertantai.service": "legal", "org.sertantai.component": "backend",
+                                 "org.sertantai.color": "green", "org.sertantai.spec": containers["backend"]["spec"]}
+    assert frontend["labels"]["org.sertantai.color"] == "blue" and frontend["name"] == "sertantai-legal-frontend-blue"
+    assert ("start_interval" in backend["healthcheck"]) is start_interval
+    assert backend["healthcheck"]["test"] == containers["backend"]["healthcheck"]["test"]
+    # what app_service_info compares, the spec hash, stays the one of the whole spec
+    assert "start_interval" in containers["backend"]["healthcheck"]
+    # every key is an option of container_create
+    from ansible_collections.sertantai.deploy.plugins.modules.container_create import module_spec
+    assert set(backend) <= set(module_spec()["argument_spec"]["containers"]["options"])

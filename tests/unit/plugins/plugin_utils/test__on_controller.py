@@ -13,6 +13,7 @@ from ansible_collections.sertantai.deploy.plugins.plugin_utils._on_controller im
     ControllerModule,
     ModuleExit,
     TransportError,
+    host_python,
     run_command,
 )
 
@@ -24,6 +25,7 @@ class ShellAction:
         self.commands = []
         self._play_context = SimpleNamespace(check_mode=check_mode, diff=diff)
         self._connection = SimpleNamespace(_play_context=SimpleNamespace(no_log=False))
+        self._templar = SimpleNamespace(template=lambda value: value.replace("{{ py }}", "/opt/py/bin/python3"))
 
     def _low_level_execute_command(self, cmd, in_data=None):
         # what the ssh connection would show at -vvv is censored; it always gets stdin (else it asks for a tty)
@@ -87,3 +89,19 @@ def test_the_controller_module_runs_commands_and_ends_as_a_task_result():
     with pytest.raises(ModuleExit) as failed:
         module.fail_json(msg="no", detail=1)
     assert failed.value.result == dict(failed=True, msg="no", detail=1, changed=False)
+
+
+@pytest.mark.parametrize("task_vars, expected", [
+    # discovery (the default, auto): what it found on the host, once a module ran there
+    ({"ansible_facts": {"discovered_interpreter_python": "/usr/bin/python3.11"}}, "/usr/bin/python3.11"),
+    # before any module ran on the host
+    ({}, "python3"),
+    # set in the inventory, templated
+    ({"ansible_python_interpreter": "{{ py }}", "ansible_facts": {"discovered_interpreter_python": "/usr/bin/python3"}},
+     "/opt/py/bin/python3"),
+    ({"ansible_python_interpreter": "auto_silent", "ansible_facts": {"discovered_interpreter_python": "/usr/bin/python3"}},
+     "/usr/bin/python3"),
+])
+def test_host_python_is_the_one_ansible_runs_modules_with(task_vars, expected):
+    assert host_python(ShellAction(), task_vars) == expected
+    assert ControllerModule(ShellAction(), {}, task_vars).python == expected
