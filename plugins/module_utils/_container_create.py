@@ -67,8 +67,9 @@ def restart_policy(value, what):
 def create_body(spec, network):
     """The body of ``POST /containers/create`` for one container spec (the module's O(containers) item)."""
     what = spec["name"]
+    # No host port: the containers are reached on the network (nginx), never from outside.
     host_config = {"RestartPolicy": restart_policy(spec.get("restart_policy") or "no", what),
-                   "Binds": list(spec.get("volumes") or []), "NetworkMode": network}
+                   "Binds": list(spec.get("volumes") or []), "NetworkMode": network, "PortBindings": {}}
     if spec.get("memory"):
         host_config["Memory"] = size_bytes(spec["memory"], what + ": memory")
     if spec.get("cpus"):

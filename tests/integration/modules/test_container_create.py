@@ -56,7 +56,7 @@ def test_creates_and_starts_each_container_as_specified(network):
     host = doc["HostConfig"]
     assert (host["RestartPolicy"]["Name"], host["Memory"], host["NanoCpus"]) == ("unless-stopped", 128 * 1024 ** 2, 5 * 10 ** 8)
     assert [(m["Type"], m["Name"], m["Destination"]) for m in doc["Mounts"]] == [("volume", VOLUME, "/data")]
-    assert list(doc["NetworkSettings"]["Networks"]) == [network]
+    assert list(doc["NetworkSettings"]["Networks"]) == [network] and host["PortBindings"] == {}
     # healthy by its own check, and the other container reaches it by its name on the network
     wait_until(lambda: (inspect(A)["State"].get("Health") or {}).get("Status") == "healthy", timeout=30, what=A + " healthy")
     docker("exec", B, "wget", "-q", "-O", "/dev/null", "http://%s:3100/" % A)

@@ -74,7 +74,7 @@ def test_create_body_maps_every_setting_onto_the_engine_api():
         "Env": ["PORT=4000", "SECRET_KEY_BASE=s3cret"],
         "Labels": {"org.sertantai.service": "legal", "n": "1"},
         "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}, "Binds": ["legal-electric:/app/persistent"],
-                       "NetworkMode": "infra_network", "Memory": 1024 ** 3, "NanoCpus": 1500000000},
+                       "NetworkMode": "infra_network", "PortBindings": {}, "Memory": 1024 ** 3, "NanoCpus": 1500000000},
         "NetworkingConfig": {"EndpointsConfig": {"infra_network": {}}},
         "StopTimeout": 30,
         # the exec form stays (runbook pitfall 9), which `docker create --health-cmd` cannot write
@@ -85,7 +85,7 @@ def test_create_body_maps_every_setting_onto_the_engine_api():
 
 def test_a_minimal_spec_gets_no_limits_healthcheck_or_stop_timeout():
     body = _container_create.create_body(dict(name="a", image="i"), "net")
-    assert body["HostConfig"] == {"RestartPolicy": {"Name": ""}, "Binds": [], "NetworkMode": "net"}
+    assert body["HostConfig"] == {"RestartPolicy": {"Name": ""}, "Binds": [], "NetworkMode": "net", "PortBindings": {}}
     assert "Healthcheck" not in body and "StopTimeout" not in body and body["Env"] == []
 
 
