@@ -12,7 +12,7 @@ nginx never saw the new one.
 
 from __future__ import annotations
 
-import os
+import posixpath
 import re
 import time
 
@@ -51,42 +51,61 @@ def refusal(stderr):
     return " | ".join(lines) or (stderr or "").strip() or "nginx -t failed without a message"
 
 
-def read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
+# The routes file is read and written with shell commands through run_command: the same code whether the module
+# runs on the host (AnsibleModule.run_command) or on the controller (its commands over the task's connection).
+_READ = 'if [ ! -d "$1" ]; then echo no-directory; elif [ -f "$2" ]; then echo present; cat "$2"; else echo absent; fi'
+# Atomic: a new file renamed over the old one (0644: nginx's workers read it through a read-only mount).
+_WRITE = 'cat > "$1.new" && chmod 0644 "$1.new" && mv -f "$1.new" "$1"'
 
 
-def write(path, content):
-    """Replace ``path`` atomically (0644: nginx's workers read it through a read-only mount)."""
-    temporary = path + ".new"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(content)
-    os.chmod(temporary, 0o644)
-    os.rename(temporary, path)
+class RoutesFile:
+    """The routes file of one service in ``routes_dir``, on the host that ``run_command`` runs commands on."""
+
+    def __init__(self, run_command, routes_dir, service):
+        self.run_command = run_command
+        self.directory = routes_dir
+        self.path = posixpath.join(routes_dir, service + ".conf")
+
+    def _sh(self, script, *args, data=None):
+        # binary_data: AnsibleModule.run_command would add a newline to the content.
+        rc, out, err = self.run_command(["sh", "-c", script, "sh"] + list(args), data=data, binary_data=True)
+        if rc != 0:
+            raise RoutesError("%s: %s" % (self.path, (err or out or "").strip() or "failed with rc=%d" % rc))
+        return out
+
+    def read(self):
+        """The file's content, or None when there is none. RoutesError when the directory does not exist."""
+        status, _newline, content = self._sh(_READ, self.directory, self.path).partition("\n")
+        if status == "no-directory":
+            raise RoutesError("%s does not exist: apply the role sertantai.deploy.nginx first" % self.directory)
+        return content if status == "present" else None
+
+    def write(self, content):
+        self._sh(_WRITE, self.path, data=content)
+
+    def remove(self):
+        self._sh('rm -f "$1"', self.path)
 
 
-def switch(path, content, test, reload, check_mode=False):
-    """Make ``content`` the routes file at ``path``, proven by ``test()`` before ``reload()``.
+def switch(routes, content, test, reload, check_mode=False):
+    """Make ``content`` the routes file ``routes`` (a RoutesFile), proven by ``test()`` before ``reload()``.
 
     ``test() -> (ok, stderr)`` runs ``nginx -t``; ``reload() -> (ok, stderr)`` reloads. Returns
     (changed, previous content). Raises RoutesError, with the previous file back in place, when nginx
     refuses the new one.
     """
-    previous = read(path)
+    previous = routes.read()
     if previous == content:
         return False, previous
     if check_mode:
         return True, previous
-    write(path, content)
+    routes.write(content)
     ok, stderr = test()
     if not ok:
         if previous is None:
-            os.remove(path)
+            routes.remove()
         else:
-            write(path, previous)
+            routes.write(previous)
         raise RoutesError("nginx -t refused the new routes, so the previous ones were put back and nginx was not "
                           "reloaded (traffic stays where it was): %s" % refusal(stderr))
     ok, stderr = reload()

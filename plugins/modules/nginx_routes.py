@@ -16,7 +16,8 @@ description:
     running nginx container, and only then is nginx reloaded gracefully (requests in flight finish on the old
     workers). When C(nginx -t) refuses, the previous file is put back and nginx is not reloaded, so traffic stays
     where it was; the failure carries nginx's own error line.
-  - One call does it all (a deploy pays for one remote task, not five).
+  - One task does it all. Its action plugin runs the module's logic on the controller and sends only its commands
+    (reading and writing the routes file with C(sh), C(docker exec) into nginx) over the task's connection.
 version_added: 0.1.0
 author:
   - Sertantai deploy maintainers (@shotleybuilder)
@@ -96,15 +97,14 @@ retired:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _nginx
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, docker_argument_spec
 
 
-def main():
+def module_spec():
+    """AnsibleModule's keyword arguments but supports_check_mode (the action plugin validates with them too)."""
     argument_spec = dict(
         service=dict(type="str", required=True),
         colors=dict(type="dict", required=True),
@@ -114,7 +114,12 @@ def main():
         retire_timeout=dict(type="float", default=5),
     )
     argument_spec.update(docker_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    return dict(argument_spec=argument_spec)
+
+
+def run_module(module):
+    """The module's work; AnsibleModule's or, from the action plugin, a ControllerModule (commands over the
+    task's connection)."""
     params = module.params
     cli = DockerCli(module.run_command, params["docker_cli"])
 
@@ -134,12 +139,10 @@ def main():
             before["workers"] = list_workers()
         return docker_exec("nginx", "-s", "reload")
 
-    path = os.path.join(params["routes_dir"], params["service"] + ".conf")
+    routes = _nginx.RoutesFile(module.run_command, params["routes_dir"], params["service"])
     try:
         content = _nginx.render(params["service"], params["colors"])
-        if not os.path.isdir(params["routes_dir"]):
-            module.fail_json(msg="%s does not exist: apply the role sertantai.deploy.nginx first" % params["routes_dir"])
-        changed, previous = _nginx.switch(path, content, lambda: docker_exec("nginx", "-t"), reload, module.check_mode)
+        changed, previous = _nginx.switch(routes, content, lambda: docker_exec("nginx", "-t"), reload, module.check_mode)
     except _nginx.RoutesError as exc:
         module.fail_json(msg="%s: %s" % (params["service"], exc))
     result = dict(changed=changed, content=content, previous=previous, retired=[])
@@ -158,8 +161,12 @@ def main():
             if rc == 0:
                 result["retired"].append(name)
     if module._diff:
-        result["diff"] = dict(before=previous or "", after=content, before_header=path, after_header=path)
+        result["diff"] = dict(before=previous or "", after=content, before_header=routes.path, after_header=routes.path)
     module.exit_json(**result)
+
+
+def main():
+    run_module(AnsibleModule(supports_check_mode=True, **module_spec()))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _nginx
+from tests.support.docker import subprocess_run_command
 
 
 def test_render_names_each_component_colour():
@@ -39,13 +42,19 @@ class Nginx:
         return self.reload_ok, "" if self.reload_ok else "signal process started; error"
 
 
+def routes(tmp_path):
+    """The routes file of legal in tmp_path, read and written by the real shell commands."""
+    return _nginx.RoutesFile(subprocess_run_command, str(tmp_path), "legal")
+
+
 def test_switch_proves_then_reloads_and_a_repeat_changes_nothing(tmp_path):
     path = str(tmp_path / "legal.conf")
     nginx = Nginx()
     new = _nginx.render("legal", {"backend": "green"})
-    assert _nginx.switch(path, new, nginx.test(path), nginx.reload) == (True, None)
+    assert _nginx.switch(routes(tmp_path), new, nginx.test(path), nginx.reload) == (True, None)
     assert nginx.calls == ["test", "reload"] and nginx.seen == new
-    assert _nginx.switch(path, new, nginx.test(path), nginx.reload) == (False, new)
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644" and not os.path.exists(path + ".new")
+    assert _nginx.switch(routes(tmp_path), new, nginx.test(path), nginx.reload) == (False, new)
     assert nginx.calls == ["test", "reload"]
 
 
@@ -55,7 +64,7 @@ def test_a_refused_file_is_replaced_by_the_previous_one_and_nginx_not_reloaded(t
     (tmp_path / "legal.conf").write_text(old)
     nginx = Nginx(test_ok=False)
     with pytest.raises(_nginx.RoutesError) as err:
-        _nginx.switch(path, _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
+        _nginx.switch(routes(tmp_path), _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
     assert 'unknown "sertantai_x_color" variable' in str(err.value) and "put back" in str(err.value)
     assert nginx.calls == ["test"] and open(path, encoding="utf-8").read() == old
 
@@ -64,22 +73,37 @@ def test_a_refused_first_file_is_removed(tmp_path):
     path = str(tmp_path / "legal.conf")
     nginx = Nginx(test_ok=False)
     with pytest.raises(_nginx.RoutesError):
-        _nginx.switch(path, _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
+        _nginx.switch(routes(tmp_path), _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
     assert not (tmp_path / "legal.conf").exists()
 
 
 def test_check_mode_writes_nothing(tmp_path):
     path = str(tmp_path / "legal.conf")
     nginx = Nginx()
-    assert _nginx.switch(path, "x", nginx.test(path), nginx.reload, check_mode=True) == (True, None)
+    assert _nginx.switch(routes(tmp_path), "x", nginx.test(path), nginx.reload, check_mode=True) == (True, None)
     assert nginx.calls == [] and not (tmp_path / "legal.conf").exists()
 
 
 def test_a_failed_reload_says_what_to_do(tmp_path):
     path = str(tmp_path / "legal.conf")
     with pytest.raises(_nginx.RoutesError) as err:
-        _nginx.switch(path, "x", Nginx().test(path), Nginx(reload_ok=False).reload)
+        _nginx.switch(routes(tmp_path), "x", Nginx().test(path), Nginx(reload_ok=False).reload)
     assert "nginx -s reload" in str(err.value)
+
+
+def test_a_missing_routes_directory_says_which_role_makes_it(tmp_path):
+    missing = _nginx.RoutesFile(subprocess_run_command, str(tmp_path / "none"), "legal")
+    with pytest.raises(_nginx.RoutesError, match="none does not exist: apply the role sertantai.deploy.nginx first"):
+        _nginx.switch(missing, "x", Nginx().test(str(tmp_path / "none" / "legal.conf")), Nginx().reload)
+
+
+def test_the_file_is_read_back_exactly_as_written(tmp_path):
+    # no newline added or lost on the way (AnsibleModule.run_command adds one to text stdin)
+    for content in ("a\nb\n", "no newline at the end", "\n\nblank lines first\n\n"):
+        routes(tmp_path).write(content)
+        assert routes(tmp_path).read() == content
+    routes(tmp_path).remove()
+    assert routes(tmp_path).read() is None
 
 
 def test_parse_workers_keeps_the_worker_processes_only():
