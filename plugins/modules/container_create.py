@@ -11,8 +11,9 @@ short_description: Create and start containers from full specs in one task, repl
 version_added: 0.1.0
 description:
   - Creates and starts each container of O(containers) on O(network), through the Docker Engine API, in one command on
-    the host. No port is published on the host; other containers on O(network) reach them. A container that already has the name is stopped (with its own stop timeout) and removed first, never
-    with its volumes; so the module always replaces. Deciding whether a container must change is the caller's job
+    the host. No port is published on the host; other containers on O(network) reach them.
+  - A container that already has the name is stopped (with its own stop timeout) and removed first, never with its
+    volumes; so the module always replaces. Deciding whether a container must change is the caller's job
     (M(sertantai.deploy.app_service_info) compares the C(org.sertantai.spec) label).
   - The healthcheck keeps its form (C(CMD), exec form, as the runbook's pitfall 9 writes it), which C(docker create)
     cannot set, and the environment travels on the command's stdin, never on a command line.

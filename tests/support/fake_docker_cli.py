@@ -1,6 +1,6 @@
-#!/usr/bin/env python3
 """A Docker CLI stand-in for unit tests of code that runs `docker` inside shell commands (``sh -c``), where a
-Python fake of run_command cannot answer: the shell starts this executable as its ``docker``.
+Python fake of run_command cannot answer: the shell starts it as its ``docker`` (FakeDockerCli.cli, a wrapper
+that runs this file with the tests' own Python).
 
 It answers ``inspect --type image``, ``pull -q`` and ``[--config DIR] login --password-stdin`` from a state
 directory (FakeDockerCli below writes it and reads what happened), every call under one file lock:
@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -107,7 +108,11 @@ class FakeDockerCli:
                  password=None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.cli = os.path.abspath(__file__)
+        wrapper = self.directory / "docker"
+        wrapper.write_text('#!/bin/sh\nexec %s %s "$@"\n' % (shlex.quote(sys.executable), shlex.quote(os.path.abspath(__file__))),
+                           encoding="utf-8")
+        wrapper.chmod(0o755)
+        self.cli = str(wrapper)
         state = dict(local=local or {}, registry=registry or {}, refusals=refusals or {}, barrier=barrier,
                      barrier_timeout=barrier_timeout, stores=stores, password=password, started=0, calls=[])
         (self.directory / STATE).write_text(json.dumps(state), encoding="utf-8")
