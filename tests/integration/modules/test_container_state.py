@@ -29,8 +29,10 @@ def containers(docker_engine):
     for name in (A, B):
         docker("run", "-d", "--name", name, "-v", VOLUME + ":/data", "-v", "/scratch", IMAGE, "sh", "-c", DRAIN)
     yield
+    # The anonymous /scratch volumes are the test's own too (tests remove volumes explicitly, by name).
+    scratch = [m["Name"] for name in (A, B) for m in (inspect(name) or {}).get("Mounts", []) if m["Destination"] == "/scratch"]
     remove_containers(A, B)
-    docker("volume", "rm", VOLUME, check=False)
+    docker("volume", "rm", VOLUME, *scratch, check=False)
 
 
 def test_stopped_stops_both_side_by_side_and_a_second_run_changes_nothing(containers):
@@ -60,7 +62,7 @@ def test_check_mode_says_what_would_go_and_touches_nothing(containers):
 
 
 def test_absent_removes_the_containers_and_keeps_their_volumes(containers):
-    anonymous = [m["Name"] for m in inspect(A)["Mounts"] if m["Destination"] == "/scratch"]
+    anonymous = [m["Name"] for name in (A, B) for m in inspect(name)["Mounts"] if m["Destination"] == "/scratch"]
     result = run_module("container_state", {"names": [A, B], "state": "absent"})
     assert result.get("failed") is not True, result.get("msg")
     assert [c["after"] for c in result["containers"]] == ["absent", "absent"]
