@@ -98,9 +98,9 @@ def create_body(spec, network):
     return body
 
 
-# Run on the host by its Python (3.6 or newer) with ``request`` set: {"socket": path or null, "containers":
-# [{"name", "body"}]}. Prints [{"name", "id", "replaced", "error"}]. The socket: the request's, else
-# DOCKER_HOST's when it names a unix socket, else /var/run/docker.sock.
+# Run on the host by its Python (3.6 or newer) with ``request`` set: {"containers": [{"name", "body"}]}. Prints
+# [{"name", "id", "replaced", "error"}]. The socket: DOCKER_HOST's when it names a unix socket, else
+# /var/run/docker.sock.
 HOST_SCRIPT = r'''
 import http.client, json, os, socket, sys
 from urllib.parse import quote
@@ -134,7 +134,7 @@ def failed(status, document, doing):
     return "%s: %s (HTTP %d)" % (doing, document.get("message") or "no message", status)
 
 host = os.environ.get("DOCKER_HOST", "")
-path = request.get("socket") or (host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock")
+path = host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
 results = []
 for item in request["containers"]:
     name = quote(item["name"], safe="")
@@ -168,14 +168,14 @@ json.dump(results, sys.stdout)
 BOOTSTRAP = 'import json, sys; stdin = json.load(sys.stdin); exec(stdin["script"], {"request": stdin["request"]})'
 
 
-def create(run_command, python, containers, network, socket_path=None, check_mode=False):
+def create(run_command, python, containers, network, check_mode=False):
     """Create and start ``containers`` (module O(containers) items) on ``network``, replacing any of the same name.
 
     Returns ``[{name, id, replaced, error?}]`` in the order given; in check mode changes nothing and returns
     ``[{name, id: None, replaced: None}]``. Raises SpecError for a spec Docker would not take (before anything is
     changed) and DockerError when the host could not run the request.
     """
-    request = dict(socket=socket_path, containers=[dict(name=spec["name"], body=create_body(spec, network)) for spec in containers])
+    request = dict(containers=[dict(name=spec["name"], body=create_body(spec, network)) for spec in containers])
     if check_mode:
         return [dict(name=spec["name"], id=None, replaced=None) for spec in containers]
     rc, out, err = run_command([python, "-c", BOOTSTRAP], data=json.dumps(dict(script=HOST_SCRIPT, request=request)),

@@ -37,9 +37,18 @@ class DockerCli:
 
     def run(self, *args, data=None, check=True):
         argv = [self.cli] + list(args)
+        return self._call(argv, data, check, " ".join(argv[:3]))
+
+    def script(self, script, *args, data=None, check=True):
+        """``sh -c script`` on the host with the Docker CLI as ``$1`` and ``args`` after it, checked as run() is: a
+        script of several docker calls costs one round trip when the module runs on the controller."""
+        return self._call(["sh", "-c", script, "sh", self.cli] + list(args), data, check,
+                          "sh -c '%s...'" % script.strip().splitlines()[0])
+
+    def _call(self, argv, data, check, what):
         rc, out, err = self.run_command(argv, data=data, binary_data=False)
         if check and rc != 0:
-            raise DockerError(first_error_line(err) or "%s failed with rc=%d" % (" ".join(argv[:3]), rc))
+            raise DockerError(first_error_line(err) or "%s failed with rc=%d" % (what, rc))
         return rc, out, err
 
     def inspect(self, *names, kind="container"):

@@ -277,8 +277,8 @@ def ensure_image(docker, image, pull, check_mode=False):
 
 # ---------------------------------------------------------------- pulling the images of a deploy
 
-# The login and the pulls are each one shell command on the host, so that they cost one round trip over the
-# connection when the module runs on the controller (its run_command sends one command at a time).
+# The login and the pulls are each one shell command on the host (DockerCli.script), so that they cost one round
+# trip over the connection when the module runs on the controller (its run_command sends one command at a time).
 #
 # The login: `docker login` with the password on stdin, then whether the CLI's configuration file changed. In
 # check mode the registry still checks the credentials, but through a throwaway configuration directory: the
@@ -322,17 +322,9 @@ done
 """
 
 
-def _run_script(docker, script, args, data=None):
-    """(stdout, stderr) of ``sh -c script`` with the Docker CLI as $1; raises DockerError when it failed."""
-    rc, out, err = docker.run_command(["sh", "-c", script, "sh", docker.cli] + list(args), data=data, binary_data=False)
-    if rc != 0:
-        raise DockerError(first_error_line(err) or "sh -c '%s...' failed with rc=%d" % (script.splitlines()[0], rc))
-    return out, err
-
-
 def registry_login(docker, registry, username, password, check_mode=False):
     """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError."""
-    out, _err = _run_script(docker, _LOGIN_SCRIPT, [registry, username, "check" if check_mode else "apply"], data=password)
+    _rc, out, _err = docker.script(_LOGIN_SCRIPT, registry, username, "check" if check_mode else "apply", data=password)
     return out.strip() == "changed"
 
 
@@ -368,7 +360,7 @@ def pull_images(docker, images, pull="always", check_mode=False):
     wanted = images_to_pull(images, pull, before)
     after, errors = before, {}
     if wanted and not check_mode:
-        errors = pull_reasons(wanted, _run_script(docker, _PULL_SCRIPT, wanted)[0])
+        errors = pull_reasons(wanted, docker.script(_PULL_SCRIPT, *wanted)[1])
         after = docker.inspect(*images, kind="image")[0]
     entries = []
     for image in images:

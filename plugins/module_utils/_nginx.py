@@ -16,6 +16,7 @@ import posixpath
 import re
 import time
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._commands import output
 from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import COLORS
 
 COMPONENTS = ("backend", "frontend", "electric")
@@ -67,11 +68,8 @@ class RoutesFile:
         self.path = posixpath.join(routes_dir, service + ".conf")
 
     def _sh(self, script, *args, data=None):
-        # binary_data: AnsibleModule.run_command would add a newline to the content.
-        rc, out, err = self.run_command(["sh", "-c", script, "sh"] + list(args), data=data, binary_data=True)
-        if rc != 0:
-            raise RoutesError("%s: %s" % (self.path, (err or out or "").strip() or "failed with rc=%d" % rc))
-        return out
+        return output(self.run_command, ["sh", "-c", script, "sh"] + list(args), data=data,
+                      error=lambda message: RoutesError("%s: %s" % (self.path, message)))
 
     def read(self):
         """The file's content, or None when there is none. RoutesError when the directory does not exist."""

@@ -102,8 +102,13 @@ class ControllerModule:
         self.check_mode = bool(action._play_context.check_mode)
         self._diff = bool(action._play_context.diff)
         self.run_command = functools.partial(run_command, action)
-        self.python = host_python(action, task_vars or {})
+        self._action, self._task_vars = action, task_vars or {}
         self.warnings = []
+
+    @property
+    def python(self):
+        """The host's Python (host_python), worked out only for a module that asks."""
+        return host_python(self._action, self._task_vars)
 
     def warn(self, warning):
         self.warnings.append(warning)

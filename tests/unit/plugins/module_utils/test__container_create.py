@@ -138,16 +138,18 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def engine(tmp_path):
-    """``start(answers)``: a fake Engine API on a socket of the test's own; returns it (its ``calls``) and the socket."""
+def engine(tmp_path, monkeypatch):
+    """``start(answers)``: a fake Engine API on a socket of the test's own, which DOCKER_HOST names for the host
+    script; returns it (its ``calls``)."""
     servers = []
 
     def start(answers=None):
         path = str(tmp_path / "docker.sock")
         server = FakeEngineApi(path, answers or {})
+        monkeypatch.setenv("DOCKER_HOST", "unix://" + path)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return server, path
+        return server
 
     yield start
     for server in servers:
@@ -155,14 +157,13 @@ def engine(tmp_path):
         server.server_close()
 
 
-def create(specs, socket_path, check_mode=False):
-    return _container_create.create(subprocess_run_command, sys.executable, specs, "net", socket_path=socket_path,
-                                    check_mode=check_mode)
+def create(specs, check_mode=False):
+    return _container_create.create(subprocess_run_command, sys.executable, specs, "net", check_mode=check_mode)
 
 
 def test_each_container_is_stopped_removed_created_and_started_in_order(engine):
-    server, path = engine({"POST /containers/a/stop": (204, None), "DELETE /containers/a": (204, None)})
-    results = create([dict(name="a", image="i", env={"K": "v"}), dict(name="b", image="j")], path)
+    server = engine({"POST /containers/a/stop": (204, None), "DELETE /containers/a": (204, None)})
+    results = create([dict(name="a", image="i", env={"K": "v"}), dict(name="b", image="j")])
     assert results == [dict(name="a", id="id-3", replaced=True), dict(name="b", id="id-7", replaced=False)]
     assert [(method, url) for method, url, _body in server.calls] == [
         ("POST", "/containers/a/stop"), ("DELETE", "/containers/a"), ("POST", "/containers/create?name=a"),
@@ -176,8 +177,8 @@ def test_each_container_is_stopped_removed_created_and_started_in_order(engine):
 
 
 def test_a_refused_create_is_reported_with_dockers_message_and_the_next_container_still_made(engine):
-    server, path = engine({"POST /containers/create?name=a": (404, {"message": "No such image: reg/a:missing"})})
-    results = create([dict(name="a", image="reg/a:missing"), dict(name="b", image="j")], path)
+    server = engine({"POST /containers/create?name=a": (404, {"message": "No such image: reg/a:missing"})})
+    results = create([dict(name="a", image="reg/a:missing"), dict(name="b", image="j")])
     assert results[0] == dict(name="a", id=None, replaced=False, error="could not create it: No such image: reg/a:missing (HTTP 404)")
     assert results[1]["id"] and "error" not in results[1]
     assert len(server.calls) == 3 + 4  # a: stop, remove, create; b: and start
@@ -185,21 +186,22 @@ def test_a_refused_create_is_reported_with_dockers_message_and_the_next_containe
 
 
 def test_a_container_that_cannot_start_keeps_its_id_for_its_logs(engine):
-    _server, path = engine({"POST /containers/id-3/start": (500, {"message": "failed to create task: exec: not found"})})
-    [result] = create([dict(name="a", image="i")], path)
+    engine({"POST /containers/id-3/start": (500, {"message": "failed to create task: exec: not found"})})
+    [result] = create([dict(name="a", image="i")])
     assert result == dict(name="a", id="id-3", replaced=False,
                           error="created, but could not start it: failed to create task: exec: not found (HTTP 500)")
 
 
 def test_a_container_that_cannot_be_removed_is_not_created(engine):
-    server, path = engine({"POST /containers/a/stop": (204, None), "DELETE /containers/a": (409, {"message": "removal in progress"})})
-    [result] = create([dict(name="a", image="i")], path)
+    server = engine({"POST /containers/a/stop": (204, None), "DELETE /containers/a": (409, {"message": "removal in progress"})})
+    [result] = create([dict(name="a", image="i")])
     assert result["error"] == "could not remove the container of that name: removal in progress (HTTP 409)"
     assert len(server.calls) == 2
 
 
-def test_no_daemon_on_the_socket_is_an_error_per_container(tmp_path):
-    results = create([dict(name="a", image="i")], str(tmp_path / "none.sock"))
+def test_no_daemon_on_the_socket_is_an_error_per_container(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix://%s" % (tmp_path / "none.sock"))
+    results = create([dict(name="a", image="i")])
     assert results[0]["error"].startswith("could not talk to the Docker daemon at %s: " % (tmp_path / "none.sock"))
 
 
