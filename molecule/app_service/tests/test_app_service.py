@@ -129,6 +129,19 @@ def test_a_backend_that_never_becomes_healthy_leaves_the_old_ones_serving(host):
         assert "set $sertantai_%s_color %s;" % (component, name.rsplit("-", 1)[1]) in result["routes"]
 
 
+def test_a_backend_docker_refuses_to_create_says_so_and_leaves_the_old_one_serving(host):
+    result = record(host, "not_started")
+    assert int(result["rc"]) != 0
+    out = " ".join(result["out"].split())
+    assert "could not be started, so no traffic moved" in out and "did not become healthy" not in out
+    assert "Minimum memory limit" in out, "Docker's reason is shown"
+    assert "keeps serving" in out
+    before, after = ids(result["before"]), ids(result["after"])
+    live = [name for name in before if name.rsplit("-", 1)[0] == "sertantai-legal"]
+    assert len(live) == 1 and after[live[0]] == before[live[0]], "the live backend is untouched"
+    assert json.loads(result["who"])["hostname"] == before[live[0]][:12], "and still answers through nginx"
+
+
 def test_migrate_runs_in_the_new_backend_and_logs_are_shown(host):
     result = record(host, "migrate")
     assert int(result["rc"]) == 0
@@ -176,3 +189,17 @@ def test_electric_handover_keeps_the_slot_and_ends_active(host):
     failed = len([p for p in probes if p["kind"] == "shape" and p["status"] != 200])
     print("Electric handover: longest gap without an active instance %.2f s, %d of %d shape reads failed"
           % (max(gaps or [0]), failed, len([p for p in probes if p["kind"] == "shape"])))
+
+
+def test_an_electric_that_never_turns_active_hands_back_to_the_old_one(host):
+    result = record(host, "electric_inactive")
+    assert int(result["rc"]) != 0
+    old = result["live_before"].strip()
+    out = " ".join(result["out"].split())
+    assert "did not become active, so Electric stays on %s (started again)" % old in out
+    containers, routes = result["after"].split("---")
+    states = dict(line.split()[:2] for line in containers.strip().splitlines())
+    assert states.pop(old) == "running"
+    assert list(states.values()) == ["exited"], "the new one is kept, stopped, for its logs: %s" % containers
+    assert "set $sertantai_electric_color %s;" % old.rsplit("-", 1)[1] in routes
+    assert json.loads(result["health"]) == {"status": "active"}
