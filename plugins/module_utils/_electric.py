@@ -480,10 +480,12 @@ def plan_reset(instances, slots, publications, locks):
             continue
         if holder:
             refusals.append(
-                "slot %s is %s but %s holds its replication lock, so an Electric instance with this stream id is "
-                "running or starting and will use the slot: stop it (%s) first"
+                "slot %s is %s but %s holds its replication lock: an Electric instance with this stream id (%s) "
+                "runs or starts and will use the slot, so stop it first; if that session is not an Electric of this "
+                "fleet, end it with SELECT pg_terminate_backend(%s)"
                 % (inst["slot"], "inactive" if slot else "absent",
-                   _who(holder["pid"], holder.get("application_name"), holder.get("client_addr")), inst["name"]))
+                   _who(holder["pid"], holder.get("application_name"), holder.get("client_addr")), inst["name"],
+                   holder["pid"]))
             continue
         databases = set([inst["database"]] if inst["database"] else [])
         if slot:

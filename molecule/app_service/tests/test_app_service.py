@@ -203,3 +203,28 @@ def test_an_electric_that_never_turns_active_hands_back_to_the_old_one(host):
     assert list(states.values()) == ["exited"], "the new one is kept, stopped, for its logs: %s" % containers
     assert "set $sertantai_electric_color %s;" % old.rsplit("-", 1)[1] in routes
     assert json.loads(result["health"]) == {"status": "active"}
+
+
+def test_clearing_electrics_cache_empties_the_storage_and_recreates_the_slot_in_the_same_volume(host):
+    result = record(host, "electric_clear")
+    assert int(result["rc"]) == 0, result["out"]
+    live, marker, created, logs, health = (part.strip() for part in result["after"].split("---"))
+    assert live and marker == "no marker", "the shape storage was emptied"
+    assert created == result["before"][-1], "the same volume, not a new one"
+    assert "created replication slot electric_slot_legal" in logs and "created publication electric_publication_legal" in logs
+    assert json.loads(health) == {"status": "active"}
+
+
+def test_a_cache_clear_refused_before_any_drop_starts_the_old_electric_again(host):
+    result = record(host, "electric_clear_refused")
+    assert int(result["rc"]) != 0
+    old = result["live_before"].strip()
+    out = " ".join(result["out"].split())
+    assert "clearing Electric's cache failed before anything was dropped, so %s runs again" % old in out
+    assert "nothing dropped" in out and "pid" in out, "the reset's refusal names the lock holder"
+    containers, slot = result["after"].split("---")
+    states = dict(line.split()[:2] for line in containers.strip().splitlines())
+    assert states.pop(old) == "running", containers
+    assert "running" not in states.values(), containers
+    assert slot.strip() == "electric_slot_legal|t", "the same slot, streaming again"
+    assert json.loads(result["health"]) == {"status": "active"}

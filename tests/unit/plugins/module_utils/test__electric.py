@@ -231,7 +231,9 @@ PUB = dict(name="electric_publication_legal", database="legal_db", all_tables=Fa
     ([slot_row("electric_slot_legal", active=True, active_pid=4242)], [PUB], [], [], "pid 4242"),
     # Inactive but its lock is held: an Electric is running.
     ([slot_row("electric_slot_legal")], [PUB], [lock_row(777, "electric_slot_legal", True)], [],
-     "is inactive but pid 777 (electric, client 172.18.0.27) holds its replication lock"),
+     "is inactive but pid 777 (electric, client 172.18.0.27) holds its replication lock: an Electric instance "
+     "with this stream id (legal-electric) runs or starts and will use the slot, so stop it first; if that session is not "
+     "an Electric of this fleet, end it with SELECT pg_terminate_backend(777)"),
     # No slot yet, but its lock is held: an Electric is starting; its publication stays too.
     ([], [PUB], [lock_row(778, "electric_slot_legal", True)], [],
      "is absent but pid 778 (electric, client 172.18.0.28) holds its replication lock"),
