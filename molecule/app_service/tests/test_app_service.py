@@ -104,6 +104,7 @@ def test_check_only_and_check_mode_change_nothing(host):
     result = record(host, "checks")
     assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
+    assert result["check_would_drop"], "check mode says what the cache clear would drop"
     assert ids(result["before"]) == ids(result["after"])
 
 
