@@ -124,21 +124,24 @@ def plan_service(service, docs, routes_text, wanted):
     return result, routes
 
 
-def read_service(cli, service, images, routes_text):
-    """Inspect the service's containers (by label) and the wanted images, in two docker calls.
+def read_service(cli, service, images, shared=()):
+    """Inspect the service's containers (by label) with the ``shared`` ones it needs, and the wanted images: three
+    docker calls.
 
-    ``images``: {component: image reference}. Returns (container docs, {component: image id or None}).
+    ``images``: {component: image reference}; ``shared``: container names (nginx, PostgreSQL). Returns (container
+    docs, {component: image id or None}, {shared name: inspect document, for those that exist}).
     """
     rc, out, err = cli.run("ps", "--all", "--quiet", "--no-trunc", "--filter", "label=%s=%s" % (LABEL_SERVICE, service),
                            check=False)
     if rc != 0:
         raise DockerError("docker ps failed: %s" % (err or "").strip())
     ids = [line.strip() for line in (out or "").splitlines() if line.strip()]
-    found, _missing = cli.inspect(*ids)
+    found, _missing = cli.inspect(*(ids + list(shared)))
+    shared_docs = dict((name, found.pop(name)) for name in shared if name in found)
     refs = sorted(set(images.values()))
     image_docs, _missing = cli.inspect(*refs, kind="image")
     image_ids = dict((component, (image_docs.get(ref) or {}).get("Id")) for component, ref in images.items())
-    return list(found.values()), image_ids
+    return list(found.values()), image_ids, shared_docs
 
 
 # --------------------------------------------------------------------------- what should run

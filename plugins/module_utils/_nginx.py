@@ -104,8 +104,10 @@ def switch(routes, content, test, reload, check_mode=False):
             routes.remove()
         else:
             routes.write(previous)
-        raise RoutesError("nginx -t refused the new routes, so the previous ones were put back and nginx was not "
-                          "reloaded (traffic stays where it was): %s" % refusal(stderr))
+        what = ("nginx -t could not run in nginx's container" if "Error response from daemon" in (stderr or "")
+                else "nginx -t refused the new routes")
+        raise RoutesError("%s, so the previous routes were put back and nginx was not reloaded (traffic stays where "
+                          "it was): %s" % (what, refusal(stderr)))
     ok, stderr = reload()
     if not ok:
         raise RoutesError("the new routes are valid and in place, but nginx did not reload: %s; reload it "

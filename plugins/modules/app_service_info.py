@@ -58,6 +58,13 @@ options:
     description: The nginx routes file of the service; missing means no route yet.
     type: path
     required: true
+  shared_containers:
+    description:
+      - Containers the service needs, by what they are to it (such as C(nginx) and C(postgres)). RV(shared) says
+        whether each runs, read in the same C(docker inspect) call, so that a deploy can refuse before it starts
+        anything.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -112,6 +119,12 @@ containers:
   returned: success
   type: list
   elements: dict
+shared:
+  description: Per key of O(shared_containers), the container's V(name), V(state) (Docker's, such as C(running) or
+    C(exited), or C(absent) when there is no such container) and whether it is V(running).
+  returned: success
+  type: dict
+  sample: {nginx: {name: nginx, state: running, running: true}, postgres: {name: shared_postgres, state: exited, running: false}}
 engine:
   description: The host's Docker Engine, as far as a deploy needs it.
   returned: success
@@ -144,6 +157,7 @@ def module_spec():
         service=dict(type="str", required=True),
         components=dict(type="dict", required=True, options=dict((c, dict(COMPONENT_SPEC)) for c in _app.COMPONENTS)),
         routes_file=dict(type="path", required=True),
+        shared_containers=dict(type="dict", default={}),
     )
     argument_spec.update(docker_argument_spec())
     return dict(argument_spec=argument_spec)
@@ -159,16 +173,22 @@ def run_module(module):
     routes_text = out if rc == 0 else ""
     try:
         cli = DockerCli(module.run_command, params["docker_cli"])
-        docs, image_ids = _app.read_service(cli, params["service"],
-                                            dict((c, v["image"]) for c, v in wanted.items()), routes_text)
+        shared = params["shared_containers"]
+        docs, image_ids, shared_docs = _app.read_service(cli, params["service"],
+                                                         dict((c, v["image"]) for c, v in wanted.items()),
+                                                         sorted(set(shared.values())))
         api = cli.api_version()
     except DockerError as exc:
         module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
     plan, routes = _app.plan_service(params["service"], docs,
                                      routes_text, dict((c, dict(image_id=image_ids.get(c), spec=v.get("spec")))
                                                        for c, v in wanted.items()))
+    states = dict((name, (shared_docs.get(name) or {}).get("State") or {}) for name in shared.values())
     module.exit_json(changed=False, components=plan, routes=routes,
                      containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]),
+                     shared=dict((key, dict(name=name, state=states[name].get("Status") or "absent",
+                                            running=bool(states[name].get("Running"))))
+                                 for key, name in shared.items()),
                      engine=dict(api_version="%d.%d" % api, healthcheck_start_interval=api >= START_INTERVAL_API))
 
 

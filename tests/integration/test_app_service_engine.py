@@ -47,6 +47,23 @@ def test_app_service_info_reads_the_engine(tmp_path, docker_engine):
     assert result["engine"] == {"api_version": "%d.%d" % api, "healthcheck_start_interval": api >= (1, 44)}
 
 
+def test_app_service_info_says_whether_the_shared_containers_run(tmp_path, network):
+    # NAME stands in for the nginx container: the module reads its state in the same docker inspect call.
+    def nginx(name):
+        result = run_module("app_service_info", {"service": "enginetest", "routes_file": str(tmp_path / "routes.conf"),
+                                                 "components": {}, "shared_containers": {"nginx": name}})
+        assert not result.get("failed"), result.get("msg")
+        return result["shared"]["nginx"]
+
+    assert nginx(NAME) == {"name": NAME, "state": "absent", "running": False}
+    docker("create", "--name", NAME, "--network", network, FRONTEND)
+    assert nginx(NAME) == {"name": NAME, "state": "created", "running": False}
+    docker("start", NAME)
+    assert nginx(NAME) == {"name": NAME, "state": "running", "running": True}
+    docker("stop", "--time", "1", NAME)
+    assert nginx(NAME) == {"name": NAME, "state": "exited", "running": False}
+
+
 def test_an_engine_without_start_interval_gets_the_rest_of_the_healthcheck(tmp_path, network):
     # The role's own container task, as a deploy includes it, told the engine has no start_interval. Task vars:
     # they take precedence over the role's own vars (vars/main.yml), play vars do not.

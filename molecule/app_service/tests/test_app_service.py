@@ -81,6 +81,15 @@ def test_a_refused_login_stops_before_anything_changes(host):
     assert ids(result["before"]) == ids(result["after"])
 
 
+def test_a_deploy_while_nginx_is_stopped_is_refused_before_anything_starts(host):
+    result = record(host, "nginx_stopped")
+    assert int(result["rc"]) != 0
+    out = " ".join(result["out"].split())
+    assert ("legal: nginx (nginx) is exited, so no new container could get traffic. Nothing running was touched. "
+            "Start it (docker start nginx)") in out
+    assert ids(result["before"]) == ids(result["after"]), "no container started, stopped or removed"
+
+
 def test_two_services_on_one_electric_stream_id_are_refused_before_any_change(host):
     result = record(host, "stream_conflict")
     assert int(result["rc"]) != 0

@@ -70,7 +70,7 @@ def test_a_configuration_nginx_refuses_puts_the_previous_routes_back(nginx):
     (nginx / "broken.conf").write_text("this is not nginx;\n")
     refused = switch(nginx, "green")
     assert refused["failed"] is True
-    assert refused["msg"].startswith("legal: nginx -t refused the new routes, so the previous ones were put back")
+    assert refused["msg"].startswith("legal: nginx -t refused the new routes, so the previous routes were put back")
     assert "[emerg]" in refused["msg"]
     assert (nginx / "legal.conf").read_text() == before and serves("blue")
 

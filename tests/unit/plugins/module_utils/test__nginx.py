@@ -65,8 +65,22 @@ def test_a_refused_file_is_replaced_by_the_previous_one_and_nginx_not_reloaded(t
     nginx = Nginx(test_ok=False)
     with pytest.raises(_nginx.RoutesError) as err:
         _nginx.switch(routes(tmp_path), _nginx.render("legal", {"backend": "green"}), nginx.test(path), nginx.reload)
-    assert 'unknown "sertantai_x_color" variable' in str(err.value) and "put back" in str(err.value)
+    assert str(err.value).startswith("nginx -t refused the new routes, so the previous routes were put back")
+    assert 'unknown "sertantai_x_color" variable' in str(err.value)
     assert nginx.calls == ["test"] and open(path, encoding="utf-8").read() == old
+
+
+def test_a_stopped_nginx_is_not_reported_as_a_refusal(tmp_path):
+    path = str(tmp_path / "legal.conf")
+    old = _nginx.render("legal", {"backend": "blue"})
+    (tmp_path / "legal.conf").write_text(old)
+    stopped = "Error response from daemon: container 36f63ee260ed is not running"
+    with pytest.raises(_nginx.RoutesError) as err:
+        _nginx.switch(routes(tmp_path), _nginx.render("legal", {"backend": "green"}), lambda: (False, stopped),
+                      Nginx().reload)
+    assert str(err.value) == ("nginx -t could not run in nginx's container, so the previous routes were put back "
+                              "and nginx was not reloaded (traffic stays where it was): " + stopped)
+    assert open(path, encoding="utf-8").read() == old
 
 
 def test_a_refused_first_file_is_removed(tmp_path):
