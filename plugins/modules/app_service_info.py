@@ -58,6 +58,11 @@ options:
     description: The nginx routes file of the service; missing means no route yet.
     type: path
     required: true
+  site_file:
+    description:
+      - The service's nginx site (C(conf.d/<domain>.conf)). When set, RV(site) says whether it exists (read with the routes
+        file, in one command); a service without one is not provisioned on the host yet.
+    type: path
   shared_containers:
     description:
       - Containers the service needs, by what they are to it (such as C(nginx) and C(postgres)). RV(shared) says
@@ -119,6 +124,18 @@ containers:
   returned: success
   type: list
   elements: dict
+site:
+  description: The nginx site of the service, when O(site_file) is set.
+  returned: when O(site_file) is set
+  type: dict
+  contains:
+    path:
+      description: O(site_file).
+      type: str
+    exists:
+      description: Whether the file exists.
+      type: bool
+  sample: {path: /opt/sertantai/nginx/conf.d/legal.sertantai.com.conf, exists: true}
 shared:
   description: Per key of O(shared_containers), the container's V(name), V(state) (Docker's, such as C(running) or
     C(exited), or C(absent) when there is no such container) and whether it is V(running).
@@ -148,6 +165,8 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
     docker_argument_spec,
 )
 
+# "site" or "no-site" for the site file ($2), then the routes file ($1); cat's status says whether that one exists.
+READ_FILES = 'if [ -f "$2" ]; then echo site; else echo no-site; fi; cat -- "$1"'
 COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str")))
 
 
@@ -157,6 +176,7 @@ def module_spec():
         service=dict(type="str", required=True),
         components=dict(type="dict", required=True, options=dict((c, dict(COMPONENT_SPEC)) for c in _app.COMPONENTS)),
         routes_file=dict(type="path", required=True),
+        site_file=dict(type="path"),
         shared_containers=dict(type="dict", default={}),
     )
     argument_spec.update(docker_argument_spec())
@@ -168,9 +188,10 @@ def run_module(module):
     task's connection)."""
     params = module.params
     wanted = dict((c, v) for c, v in params["components"].items() if v)
-    # cat, not open(): the action plugin runs this on the controller, its commands on the host
-    rc, out, _err = module.run_command(["cat", "--", params["routes_file"]])
-    routes_text = out if rc == 0 else ""
+    # A shell command, not open(): the action plugin runs this on the controller, its commands on the host.
+    rc, out, _err = module.run_command(["sh", "-c", READ_FILES, "sh", params["routes_file"], params["site_file"] or ""])
+    site_line, _sep, routes_out = (out or "").partition("\n")
+    routes_text = routes_out if rc == 0 else ""
     try:
         cli = DockerCli(module.run_command, params["docker_cli"])
         shared = params["shared_containers"]
@@ -184,12 +205,15 @@ def run_module(module):
                                      routes_text, dict((c, dict(image_id=image_ids.get(c), spec=v.get("spec")))
                                                        for c, v in wanted.items()))
     states = dict((name, (shared_docs.get(name) or {}).get("State") or {}) for name in shared.values())
-    module.exit_json(changed=False, components=plan, routes=routes,
-                     containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]),
-                     shared=dict((key, dict(name=name, state=states[name].get("Status") or "absent",
-                                            running=bool(states[name].get("Running"))))
-                                 for key, name in shared.items()),
-                     engine=dict(api_version="%d.%d" % api, healthcheck_start_interval=api >= START_INTERVAL_API))
+    result = dict(changed=False, components=plan, routes=routes,
+                  containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]),
+                  shared=dict((key, dict(name=name, state=states[name].get("Status") or "absent",
+                                         running=bool(states[name].get("Running"))))
+                              for key, name in shared.items()),
+                  engine=dict(api_version="%d.%d" % api, healthcheck_start_interval=api >= START_INTERVAL_API))
+    if params["site_file"]:
+        result["site"] = dict(path=params["site_file"], exists=site_line == "site")
+    module.exit_json(**result)
 
 
 def main():

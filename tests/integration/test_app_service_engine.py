@@ -64,6 +64,22 @@ def test_app_service_info_says_whether_the_shared_containers_run(tmp_path, netwo
     assert nginx(NAME) == {"name": NAME, "state": "exited", "running": False}
 
 
+def test_app_service_info_says_whether_the_site_exists_and_reads_the_routes(tmp_path, docker_engine):
+    def read():
+        result = run_module("app_service_info", {"service": "enginetest", "routes_file": str(tmp_path / "routes.conf"),
+                                                 "site_file": str(tmp_path / "site.conf"), "components": {}})
+        assert not result.get("failed"), result.get("msg")
+        return result["site"]["exists"], result["routes"]
+
+    assert read() == (False, {})
+    (tmp_path / "routes.conf").write_text("set $sertantai_backend_color green;\n")
+    assert read() == (False, {"backend": "green"})
+    (tmp_path / "site.conf").write_text("server {}\n")
+    assert read() == (True, {"backend": "green"})
+    (tmp_path / "routes.conf").unlink()
+    assert read() == (True, {})
+
+
 def test_an_engine_without_start_interval_gets_the_rest_of_the_healthcheck(tmp_path, network):
     # The role's own container task, as a deploy includes it, told the engine has no start_interval. Task vars:
     # they take precedence over the role's own vars (vars/main.yml), play vars do not.

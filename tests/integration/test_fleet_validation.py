@@ -44,3 +44,28 @@ def test_site_fails_before_any_change(tmp_path, bad, message):
     assert not (tmp_path / "must-not-exist").exists()
     # The failing task is the validation itself, the first task of the play.
     assert "Validate the fleet description before anything changes" in out
+
+
+@pytest.mark.parametrize("playbook, extra, message", [
+    ("deploy.yml", {"service": "lgeal"}, "'lgeal' is not a service of the fleet: sertantai_services has legal, auth."),
+    ("deploy.yml", {"service": "auth", "check_only": True},
+     "'auth' runs on none of the hosts of this play (target): see sertantai_host_services in the inventory, and --limit."),
+    ("restore_data.yml", {"service": "lgeal", "restore_source": {"database": "legal_db", "container": "old_postgres"}},
+     "'lgeal' is not a service of the fleet: sertantai_services has legal, auth."),
+])
+def test_a_play_on_a_service_no_host_runs_fails_instead_of_doing_nothing(tmp_path, playbook, extra, message):
+    auth = {"name": "auth", "domain": "auth.example.com", "database": "auth_db", "backend": {"image": "example/auth", "port": 4001}}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"sertantai": {"hosts": {"target": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "sertantai_deploy_root": str(tmp_path / "must-not-exist"),
+        "sertantai_services": [GOOD, auth], "sertantai_host_services": ["legal"]}}}}}}))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / playbook),
+                           "-e", json.dumps(extra)],
+                          capture_output=True, text=True, env=ansible_env(ANSIBLE_STDOUT_CALLBACK="default"),
+                          cwd=str(REPO), timeout=300, check=False)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0
+    assert message in out, out
+    assert "changed=0" in out, out
+    assert not (tmp_path / "must-not-exist").exists()

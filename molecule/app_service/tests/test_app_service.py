@@ -90,6 +90,16 @@ def test_a_deploy_while_nginx_is_stopped_is_refused_before_anything_starts(host)
     assert ids(result["before"]) == ids(result["after"]), "no container started, stopped or removed"
 
 
+def test_a_service_not_provisioned_is_refused_before_anything_starts(host):
+    result = record(host, "not_provisioned")
+    assert int(result["rc"]) != 0
+    out = " ".join(result["out"].split())
+    assert ("fresh: nginx has no site for fresh.sertantai.test on sertantai-test-mol-app "
+            "(/opt/sertantai/nginx/conf.d/fresh.sertantai.test.conf), so the service is not provisioned there") in out
+    assert "playbooks/site.yml" in out
+    assert result["containers"] == []
+
+
 def test_two_services_on_one_electric_stream_id_are_refused_before_any_change(host):
     result = record(host, "stream_conflict")
     assert int(result["rc"]) != 0
