@@ -13,8 +13,14 @@ def names(lines):
     return sorted(line.split()[0] for line in lines)
 
 
-def ids(lines):
+def by_name(lines):
+    """{first column: second column} of `docker ps --format '{{.Names}} {{.ID}}'` (or .State) lines."""
     return dict(line.split()[:2] for line in lines)
+
+
+def folded(text):
+    """The output with its lines joined: Ansible folds a long failure message over lines."""
+    return " ".join(text.split())
 
 
 def running(host, service):
@@ -78,22 +84,22 @@ def test_a_refused_login_stops_before_anything_changes(host):
     assert "could not log in to localhost:5000" in result["out"] and "Nothing was changed" in result["out"]
     assert "expire" in result["out"]
     assert "expired-token" not in result["out"]
-    assert ids(result["before"]) == ids(result["after"])
+    assert by_name(result["before"]) == by_name(result["after"])
 
 
 def test_a_deploy_while_nginx_is_stopped_is_refused_before_anything_starts(host):
     result = record(host, "nginx_stopped")
     assert int(result["rc"]) != 0
-    out = " ".join(result["out"].split())
+    out = folded(result["out"])
     assert ("legal: nginx (nginx) is exited, so no new container could get traffic. Nothing running was touched. "
             "Start it (docker start nginx)") in out
-    assert ids(result["before"]) == ids(result["after"]), "no container started, stopped or removed"
+    assert by_name(result["before"]) == by_name(result["after"]), "no container started, stopped or removed"
 
 
 def test_a_service_not_provisioned_is_refused_before_anything_starts(host):
     result = record(host, "not_provisioned")
     assert int(result["rc"]) != 0
-    out = " ".join(result["out"].split())
+    out = folded(result["out"])
     assert ("fresh: nginx has no site for fresh.sertantai.test on sertantai-test-mol-app "
             "(/opt/sertantai/nginx/conf.d/fresh.sertantai.test.conf), so the service is not provisioned there") in out
     assert "playbooks/site.yml" in out
@@ -105,13 +111,13 @@ def test_two_services_on_one_electric_stream_id_are_refused_before_any_change(ho
     assert int(result["rc"]) != 0
     assert "service 'auth' field 'electric.stream_id': 'legal' is already used by service 'legal'" in result["out"]
     assert "changed=0" in result["out"]
-    assert ids(result["before"]) == ids(result["after"])
+    assert by_name(result["before"]) == by_name(result["after"])
 
 
 def test_frontend_only_deploy_keeps_the_backend(host):
     result = record(host, "frontend_only")
     assert int(result["rc"]) == 0
-    before, after = ids(result["before"]), ids(result["after"])
+    before, after = by_name(result["before"]), by_name(result["after"])
     backend = [n for n in before if n.startswith("sertantai-legal-") and n.rsplit("-", 1)[0] == "sertantai-legal"]
     assert len(backend) == 1 and after.get(backend[0]) == before[backend[0]]
     old_frontend = [n for n in before if n.startswith("sertantai-legal-frontend-")]
@@ -124,7 +130,7 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
     assert result["check_would_drop"], "check mode says what the cache clear would drop"
-    assert ids(result["before"]) == ids(result["after"])
+    assert by_name(result["before"]) == by_name(result["after"])
 
 
 def test_a_backend_that_never_becomes_healthy_leaves_the_old_ones_serving(host):
@@ -132,11 +138,11 @@ def test_a_backend_that_never_becomes_healthy_leaves_the_old_ones_serving(host):
     # never is, so neither gets traffic and both live containers keep serving.
     result = record(host, "never_healthy")
     assert int(result["rc"]) != 0
-    out = " ".join(result["out"].split())  # the failure message is folded over lines
+    out = folded(result["out"])
     assert "the new backend and frontend" in out and "did not become healthy, so no traffic moved" in out
     assert "keeps serving" in out
     assert "running migrations" in out, "the failure shows the last log lines"
-    before = ids(result["before"])
+    before = by_name(result["before"])
     live = dict((component, [n for n in before if n.rsplit("-", 1)[0] == base][0])
                 for component, base in (("backend", "sertantai-legal"), ("frontend", "sertantai-legal-frontend")))
     who = json.loads(result["who"])
@@ -152,11 +158,11 @@ def test_a_backend_that_never_becomes_healthy_leaves_the_old_ones_serving(host):
 def test_a_backend_docker_refuses_to_create_says_so_and_leaves_the_old_one_serving(host):
     result = record(host, "not_started")
     assert int(result["rc"]) != 0
-    out = " ".join(result["out"].split())
+    out = folded(result["out"])
     assert "could not be started, so no traffic moved" in out and "did not become healthy" not in out
     assert "Minimum memory limit" in out, "Docker's reason is shown"
     assert "keeps serving" in out
-    before, after = ids(result["before"]), ids(result["after"])
+    before, after = by_name(result["before"]), by_name(result["after"])
     live = [name for name in before if name.rsplit("-", 1)[0] == "sertantai-legal"]
     assert len(live) == 1 and after[live[0]] == before[live[0]], "the live backend is untouched"
     assert json.loads(result["who"])["hostname"] == before[live[0]][:12], "and still answers through nginx"
@@ -215,10 +221,10 @@ def test_an_electric_that_never_turns_active_hands_back_to_the_old_one(host):
     result = record(host, "electric_inactive")
     assert int(result["rc"]) != 0
     old = result["live_before"].strip()
-    out = " ".join(result["out"].split())
+    out = folded(result["out"])
     assert "did not become active, so Electric stays on %s (started again)" % old in out
     containers, routes = result["after"].split("---")
-    states = dict(line.split()[:2] for line in containers.strip().splitlines())
+    states = by_name(containers.strip().splitlines())
     assert states.pop(old) == "running"
     assert list(states.values()) == ["exited"], "the new one is kept, stopped, for its logs: %s" % containers
     assert "set $sertantai_electric_color %s;" % old.rsplit("-", 1)[1] in routes
@@ -239,11 +245,11 @@ def test_a_cache_clear_refused_before_any_drop_starts_the_old_electric_again(hos
     result = record(host, "electric_clear_refused")
     assert int(result["rc"]) != 0
     old = result["live_before"].strip()
-    out = " ".join(result["out"].split())
+    out = folded(result["out"])
     assert "clearing Electric's cache failed before anything was dropped, so %s runs again" % old in out
     assert "nothing dropped" in out and "pid" in out, "the reset's refusal names the lock holder"
     containers, slot = result["after"].split("---")
-    states = dict(line.split()[:2] for line in containers.strip().splitlines())
+    states = by_name(containers.strip().splitlines())
     assert states.pop(old) == "running", containers
     assert "running" not in states.values(), containers
     assert slot.strip() == "electric_slot_legal|t", "the same slot, streaming again"
