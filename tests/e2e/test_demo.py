@@ -6,6 +6,7 @@ Three runs of scripts/demo (the script `make demo` runs), each over SSH against 
    builds and pushes the stand-in apps, site.yml deploys PostgreSQL, nginx, certificates from Pebble
    and the three services with Electric, status.yml shows them. Then, from a container on the
    demo network, HTTPS with Pebble's root to /, /api/, /health and /electric/v1/health of each.
+   Before run 2, site.yml --check with run 2's fourth service: it passes and changes nothing.
 2. inventories/local-two-servers with a fourth service added to the fleet (one item more in the
    fleet file of an inventory source given after the demo's),
    in one run with Ansible's forks on two servers: the first server (the one of run 1) runs every
@@ -151,8 +152,8 @@ def first_run(env):
 
 
 @pytest.fixture(scope="module")
-def second_run(env, first_run, tmp_path_factory):
-    """scripts/demo on two servers with a fourth service added to the fleet."""
+def added(tmp_path_factory):
+    """An inventory source with a fourth service added to the fleet."""
     # As an operator adds a service: one item in the inventory's fleet file, here in an inventory
     # source given after the demo's own, whose group variables override the demo's fleet.
     fleet = yaml.safe_load((REPO / "inventories/local/group_vars/sertantai/fleet.yml").read_text())["sertantai_services"]
@@ -160,6 +161,26 @@ def second_run(env, first_run, tmp_path_factory):
     (added / "group_vars" / "sertantai").mkdir(parents=True)
     (added / "hosts.yml").write_text("all:\n  children:\n    sertantai:\n")
     (added / "group_vars" / "sertantai" / "fleet.yml").write_text(yaml.safe_dump({"sertantai_services": fleet + [ADDED]}))
+    return added
+
+
+@pytest.fixture(scope="module")
+def check_run(env, first_run, added):
+    """site.yml --check on the server of run 1 with the fourth service added, as an operator looks first
+    (its images are not built yet). The output is checked by the test, not here."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / "1b-check-added.log"
+    check_env = dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/local", "-i", str(added),
+                               "playbooks/site.yml", "--check"], cwd=str(REPO), env=check_env, stdout=out,
+                              stderr=subprocess.STDOUT, timeout=900, check=False)
+    return {"rc": proc.returncode, "log": log.read_text(encoding="utf-8", errors="replace"), "ids": container_ids(SERVER)}
+
+
+@pytest.fixture(scope="module")
+def second_run(env, first_run, check_run, added):
+    """scripts/demo on two servers with a fourth service added to the fleet (after the check run)."""
     text = run_demo(env, "2-two-servers", "--inventory", "inventories/local-two-servers", "-i", str(added))
     return {"log": text, "ids": container_ids(SERVER), "args": ("--inventory", "inventories/local-two-servers", "-i", str(added))}
 
@@ -205,6 +226,22 @@ def test_each_service_answers_https_with_a_certificate_from_pebble(first_run):
     # / is the frontend where the service has one, else the API's root.
     assert "legal frontend" in answers[("legal.sertantai.test", "/")][1]
     assert '"service":"auth"' in answers[("auth.sertantai.test", "/")][1]
+
+
+def test_a_check_run_with_an_added_service_passes_and_changes_nothing(first_run, check_run):
+    text = check_run["log"]
+    assert check_run["rc"] == 0, "site.yml --check failed; last lines:\n" + "\n".join(text.splitlines()[-60:])
+    recap = recaps(text, "PLAY [")
+    assert recap["sertantai-hz-local"]["failed"] == 0 and recap["sertantai-hz-local"]["changed"] > 0
+    # What a run would do: the new site's bootstrap certificate, its certificate from Pebble, its containers.
+    assert "Ensure the self-signed bootstrap certificate exists for reports.sertantai.test ***\nchanged:" in text
+    assert "reports.sertantai.test (new)" in text
+    assert "backend to deploy as sertantai-reports-blue" in " ".join(text.split())
+    # Nothing of it happened.
+    assert check_run["ids"] == first_run["ids"]
+    assert "sertantai_reports_prod" not in databases(SERVER)
+    live = docker("exec", SERVER, "ls", "/opt/sertantai/nginx/conf.d", "/opt/sertantai/nginx/certs").stdout
+    assert "reports" not in live
 
 
 def test_one_run_deploys_two_servers_in_parallel(second_run):

@@ -130,6 +130,10 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
     assert result["check_would_drop"], "check mode says what the cache clear would drop"
+    # A tag the server has not pulled: reported, not pulled, and its healthcheck tool not asked for.
+    assert "backend to deploy as sertantai-legal-" in folded(result["check_plan"])
+    assert "the image is not on this host yet" in folded(result["check_plan"])
+    assert result["check_unpulled_image"] == ""
     assert by_name(result["before"]) == by_name(result["after"])
 
 

@@ -156,6 +156,20 @@ def test_broken_template_is_refused_with_nginx_error_and_live_config_kept(host):
     assert out.rc == 0 and "bogus_directive" not in out.stdout
 
 
+def test_a_new_site_in_check_mode_is_proven_and_nothing_goes_live(host):
+    result = json.loads(host.file("/root/edge_check_new_site.json").content_string)
+    assert not result["failed"], result["msg"]
+    # nginx -t ran on the staged configuration, the new site and its staged bootstrap certificate included.
+    assert str(result["test_rc"]) == "0"
+    assert host.file("/opt/sertantai/nginx/staging/conf.d/fresh.sertantai.test.conf").exists
+    assert host.file("/opt/sertantai/nginx/staging/certs/fresh.sertantai.test/fullchain.pem").exists
+    # The certificate a run would make is reported; the live files are as they were, to the second.
+    assert str(result["key_changed"]) == "True"
+    assert result["before"] == result["after"]
+    assert not host.file("/opt/sertantai/nginx/certs/fresh.sertantai.test").exists
+    assert not host.file(CONF + "/fresh.sertantai.test.conf").exists
+
+
 @pytest.mark.parametrize("case, words", [
     ("bad_domain", ["legal", "domain", "not a valid hostname"]),
     ("no_domain", ["nodomain", "domain", "required"]),
