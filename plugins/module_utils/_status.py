@@ -89,12 +89,15 @@ def component_rows(service, app, problems, notes):
         problems.append("%s: could not be read: %s" % (name, app.get("msg") or "unknown error"))
         return [dict(service=name, component=c, container="?", tag="?", health="?", restarts="?", deploy="?")
                 for c in _components(service)]
+    # Without its nginx site the service was never provisioned here, and a deploy of it is refused.
+    provisioned = (app.get("site") or {}).get("exists", True)
     for component in _components(service):
         plan = (app.get("components") or {}).get(component) or {}
         live = plan.get("live")
         if live is None:
-            problems.append("%s %s: no container runs (scripts/deploy --service %s --%s)"
-                            % (name, component, name, component))
+            problems.append("%s %s: no container runs (%s)" % (
+                name, component, "scripts/deploy --service %s --%s" % (name, component) if provisioned
+                else "not provisioned on this host: playbooks/site.yml creates its site and deploys it"))
         elif not live.get("running") or live.get("health") != "healthy":
             what = (live.get("state") or "not running") if not live.get("running") else (
                 "without a healthcheck" if live.get("health") == "none" else live.get("health"))
