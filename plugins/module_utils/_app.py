@@ -87,11 +87,16 @@ def plan_component(component, containers, routed_color, wanted):
             reasons.append("%s is %s" % (live["name"], live["state"]))
         elif live["health"] not in ("healthy", "none"):
             reasons.append("%s is %s" % (live["name"], live["health"]))
-        if wanted.get("image_id") and live["image_id"] != wanted["image_id"]:
+        new_ref = bool(wanted.get("image") and live.get("image") and live["image"] != wanted["image"])
+        if new_ref:
+            reasons.append("a new image (%s)" % ref_change(live["image"], wanted["image"]))
+        elif wanted.get("image_id") and live["image_id"] != wanted["image_id"]:
             reasons.append("a new image (%s -> %s)" % (short_id(live["image_id"]), short_id(wanted["image_id"])))
-        elif not wanted.get("image_id"):
+        if not wanted.get("image_id"):
             reasons.append("the image is not on this host yet")
-        if wanted.get("spec") and live["spec"] != wanted["spec"]:
+        # The spec holds the image reference too: a new tag alone is no change of settings (with a new tag,
+        # a change of settings as well is not told apart).
+        if wanted.get("spec") and live["spec"] != wanted["spec"] and not new_ref:
             reasons.append("its settings changed (environment, ports, healthcheck or resources)")
     return dict(
         live=live,
@@ -107,6 +112,27 @@ def plan_component(component, containers, routed_color, wanted):
 
 def short_id(image_id):
     return (image_id or "none").replace("sha256:", "")[:12]
+
+
+def image_tag(ref):
+    """The tag of an image reference (``ghcr.io/o/n:v1`` -> ``v1``; no tag -> ``latest``; a digest stays)."""
+    if "@" in ref:
+        return ref.split("@", 1)[1][:19]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def image_repository(ref):
+    """An image reference without its tag or digest (a registry's port stays)."""
+    head, _, last = ref.split("@", 1)[0].rpartition("/")
+    return (head + "/" if head else "") + last.split(":", 1)[0]
+
+
+def ref_change(old, new):
+    """``tag v1 -> v2`` when only the tag of an image reference changes, else ``old -> new``."""
+    if image_repository(old) == image_repository(new):
+        return "tag %s -> %s" % (image_tag(old), image_tag(new))
+    return "%s -> %s" % (old, new)
 
 
 def plan_service(service, docs, routes_text, wanted):

@@ -10,6 +10,7 @@ of the tables a person reads and the list of problems that make the play fail. P
 
 from __future__ import annotations
 
+from ansible_collections.sertantai.deploy.plugins.module_utils import _app
 from ansible_collections.sertantai.deploy.plugins.module_utils._electric import human_bytes
 
 COMPONENTS = ("backend", "frontend", "electric")
@@ -52,13 +53,8 @@ def parse_cert_lines(lines):
 
 
 def image_tag(ref):
-    """The tag of an image reference (``ghcr.io/o/n:v1`` -> ``v1``; no tag -> ``latest``; a digest stays)."""
-    if not ref:
-        return NONE
-    if "@" in ref:
-        return ref.split("@", 1)[1][:19]
-    last = ref.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
+    """The tag of an image reference, ``-`` without one (_app.image_tag)."""
+    return _app.image_tag(ref) if ref else NONE
 
 
 def unread(result, key):

@@ -202,7 +202,7 @@ def run_module(module):
     except DockerError as exc:
         module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
     plan, routes = _app.plan_service(params["service"], docs,
-                                     routes_text, dict((c, dict(image_id=image_ids.get(c), spec=v.get("spec")))
+                                     routes_text, dict((c, dict(image=v["image"], image_id=image_ids.get(c), spec=v.get("spec")))
                                                        for c, v in wanted.items()))
     states = dict((name, (shared_docs.get(name) or {}).get("State") or {}) for name in shared.values())
     result = dict(changed=False, components=plan, routes=routes,

@@ -21,9 +21,9 @@ SETTINGS = {"postgres_host": "shared_postgres",
             "electric_storage_dir": "/app/persistent"}
 
 
-def container(name, component, color, running=True, health="healthy", image_id="sha256:aaa", spec="s1"):
+def container(name, component, color, running=True, health="healthy", image_id="sha256:aaa", spec="s1", image="img"):
     return dict(name=name, component=component, color=color, running=running, state="running" if running else "exited",
-                health=health, image_id=image_id, spec=spec, image="img", id=name[-4:], restarts=0, started_at=None)
+                health=health, image_id=image_id, spec=spec, image=image, id=name[-4:], restarts=0, started_at=None)
 
 
 @pytest.mark.parametrize("text, routes", [
@@ -74,6 +74,27 @@ def test_plan_component(containers, routed, up_to_date, live, next_color, leftov
 def test_plan_component_image_missing_on_host():
     plan = _app.plan_component("backend", [container("b-blue", "backend", "blue")], "blue", dict(image_id=None, spec="s1"))
     assert not plan["up_to_date"] and "the image is not on this host yet" in plan["reasons"]
+
+
+@pytest.mark.parametrize("image_id, reasons", [
+    ("sha256:bbb", ["a new image (tag v1 -> v2)"]),
+    (None, ["a new image (tag v1 -> v2)", "the image is not on this host yet"]),
+])
+def test_plan_component_new_tag_is_not_called_a_change_of_settings(image_id, reasons):
+    # The spec hash holds the image reference, so it differs too.
+    live = container("b-blue", "backend", "blue", spec="s0", image="localhost:5000/legal-backend:v1")
+    plan = _app.plan_component("backend", [live], "blue", dict(image="localhost:5000/legal-backend:v2", image_id=image_id, spec="s1"))
+    assert plan["reasons"] == reasons
+
+
+@pytest.mark.parametrize("old, new, text", [
+    ("localhost:5000/legal-backend:v1", "localhost:5000/legal-backend:v2", "tag v1 -> v2"),
+    ("localhost:5000/legal-backend", "localhost:5000/legal-backend:v2", "tag latest -> v2"),
+    ("ghcr.io/o/legal-backend:v1", "ghcr.io/o/auth-backend:v1", "ghcr.io/o/legal-backend:v1 -> ghcr.io/o/auth-backend:v1"),
+    ("localhost:5000/a@sha256:0123456789abcdef0123", "localhost:5000/a:v2", "tag sha256:0123456789ab -> v2"),
+])
+def test_ref_change(old, new, text):
+    assert _app.ref_change(old, new) == text
 
 
 def specs(service=None, secrets=None, settings=None):
