@@ -234,7 +234,7 @@ def test_a_check_run_with_an_added_service_passes_and_changes_nothing(first_run,
     recap = recaps(text, "PLAY [")
     assert recap["sertantai-hz-local"]["failed"] == 0 and recap["sertantai-hz-local"]["changed"] > 0
     # What a run would do: the new site's bootstrap certificate, its certificate from Pebble, its containers.
-    assert "Ensure the self-signed bootstrap certificate exists for reports.sertantai.test ***\nchanged:" in text
+    assert "Ensure the self-signed bootstrap certificate exists for reports.sertantai.test] ***\nchanged:" in text
     assert "reports.sertantai.test (new)" in text
     assert "backend to deploy as sertantai-reports-blue" in " ".join(text.split())
     # Nothing of it happened.
