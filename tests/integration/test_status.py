@@ -172,7 +172,7 @@ def test_something_unhealthy_is_printed_and_exits_non_zero(server, tmp_path):
     failure = " ".join(proc.stdout.split("TASK [Fail when something is unhealthy]", 1)[1].split())
     for problem in ("status-srv: 5 unhealthy: legal backend: sertantai-legal-blue is exited",
                     "legal electric: waits for the replication lock of electric_slot_legal held by pid",
-                    "auth backend: no container runs (scripts/deploy --service auth --backend)",
+                    "auth backend: no container runs (not provisioned on this host: playbooks/site.yml creates its site and deploys it)",
                     "auth certificate of auth.sertantai.test: missing",
                     "auth database sertantai_auth_prod: missing"):
         assert problem in failure, failure
