@@ -124,8 +124,8 @@ def image_tag(ref):
 
 def image_repository(ref):
     """An image reference without its tag or digest (a registry's port stays)."""
-    head, _, last = ref.split("@", 1)[0].rpartition("/")
-    return (head + "/" if head else "") + last.split(":", 1)[0]
+    head, slash, last = ref.split("@", 1)[0].rpartition("/")
+    return head + slash + last.split(":", 1)[0]
 
 
 def ref_change(old, new):
