@@ -58,18 +58,22 @@ ADDED = {
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.minutes(21)]
 
 
-def run_demo(env, name, *args):
-    """scripts/demo with the test's names; its output goes to .state/e2e/<name>.log."""
+def run_logged(env, name, argv):
+    """(rc, output) of ``argv`` run in the checkout; the output goes to .state/e2e/<name>.log."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / (name + ".log")
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run([str(REPO / "scripts" / "demo"), *args], cwd=str(REPO), env=env, stdout=out,
-                              stderr=subprocess.STDOUT, timeout=3600, check=False)
-    text = log.read_text(encoding="utf-8", errors="replace")
-    print("scripts/demo %s: rc=%d in %.0f s (log: %s)" % (" ".join(args), proc.returncode, time.monotonic() - start, log))
-    assert proc.returncode == 0, "scripts/demo %s failed; last lines of %s:\n%s" % (
-        " ".join(args), log, "\n".join(text.splitlines()[-60:]))
+        proc = subprocess.run(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT, timeout=3600, check=False)
+    print("%s: rc=%d in %.0f s (log: %s)" % (" ".join(argv), proc.returncode, time.monotonic() - start, log))
+    return proc.returncode, log.read_text(encoding="utf-8", errors="replace")
+
+
+def run_demo(env, name, *args):
+    """scripts/demo with the test's names; its output goes to .state/e2e/<name>.log."""
+    rc, text = run_logged(env, name, [str(REPO / "scripts" / "demo"), *args])
+    assert rc == 0, "scripts/demo %s failed; last lines of %s:\n%s" % (
+        " ".join(args), LOGS / (name + ".log"), "\n".join(text.splitlines()[-60:]))
     return text
 
 
@@ -168,14 +172,10 @@ def added(tmp_path_factory):
 def check_run(env, first_run, added):
     """site.yml --check on the server of run 1 with the fourth service added, as an operator looks first
     (its images are not built yet). The output is checked by the test, not here."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / "1b-check-added.log"
-    check_env = dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/local", "-i", str(added),
-                               "playbooks/site.yml", "--check"], cwd=str(REPO), env=check_env, stdout=out,
-                              stderr=subprocess.STDOUT, timeout=900, check=False)
-    return {"rc": proc.returncode, "log": log.read_text(encoding="utf-8", errors="replace"), "ids": container_ids(SERVER)}
+    rc, text = run_logged(dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")), "1b-check-added",
+                          [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/local", "-i", str(added),
+                           "playbooks/site.yml", "--check"])
+    return {"rc": rc, "log": text, "ids": container_ids(SERVER)}
 
 
 @pytest.fixture(scope="module")
