@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Action plugin of sertantai.deploy.image_pull: the module's work runs on the controller and only its
-commands (docker inspect, login, pull) go over the task's connection, with the same arguments, results and
+commands (docker inspect, login, pull; in check mode docker info and the registry questions) go over the task's connection, with the same arguments, results and
 errors (plugin_utils/_on_controller.py).
 """
 

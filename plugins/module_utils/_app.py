@@ -67,7 +67,8 @@ def plan_component(component, containers, routed_color, wanted):
     """The state of one component and what a deploy must do with it.
 
     ``containers``: summaries of this component's containers; ``routed_color``: the colour the
-    routes file names (or None); ``wanted``: {image_id, spec} of what should run.
+    routes file names (or None); ``wanted``: {image, image_id, spec} of what should run, and ``newer`` when the
+    registry holds another image for its reference than the local one (check mode: a run would pull it).
     """
     routed = [c for c in containers if c["color"] == routed_color]
     live = routed[0] if routed_color and routed else None
@@ -92,6 +93,8 @@ def plan_component(component, containers, routed_color, wanted):
             reasons.append("a new image (%s)" % ref_change(live["image"], wanted["image"]))
         elif wanted.get("image_id") and live["image_id"] != wanted["image_id"]:
             reasons.append("a new image (%s -> %s)" % (short_id(live["image_id"]), short_id(wanted["image_id"])))
+        elif wanted.get("newer"):
+            reasons.append("a newer image in the registry (tag %s)" % image_tag(wanted["image"]))
         if not wanted.get("image_id"):
             reasons.append("the image is not on this host yet")
         # The spec holds the image reference too: a new tag alone is no change of settings (with a new tag,

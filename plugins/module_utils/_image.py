@@ -12,6 +12,8 @@ plain strings, whose shell lines are split on ``&& || ; |``), then asks the imag
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import shlex
@@ -280,17 +282,8 @@ def ensure_image(docker, image, pull, check_mode=False):
 # The login and the pulls are each one shell command on the host (DockerCli.script), so that they cost one round
 # trip over the connection when the module runs on the controller (its run_command sends one command at a time).
 #
-# The login: `docker login` with the password on stdin, then whether the CLI's configuration file changed. In
-# check mode the registry still checks the credentials, but through a throwaway configuration directory: the
-# host's own is left as it is.
+# The login: `docker login` with the password on stdin, then whether the CLI's configuration file changed.
 _LOGIN_SCRIPT = r"""cli=$1 registry=$2 user=$3
-if [ "$4" = check ]; then
-    scratch=$(mktemp -d) || exit 125
-    trap 'rm -rf "$scratch"' EXIT
-    "$cli" --config "$scratch" login --username "$user" --password-stdin "$registry" >/dev/null || exit
-    echo unchanged
-    exit 0
-fi
 config=${DOCKER_CONFIG:-$HOME/.docker}/config.json
 before=$(cksum "$config" 2>/dev/null)
 "$cli" login --username "$user" --password-stdin "$registry" >/dev/null || exit
@@ -321,10 +314,49 @@ for image in "$@"; do
 done
 """
 
+# Check mode: what a run's pulls would find, asked of the registry (`docker manifest inspect -v`, side by side), with
+# the credentials a run would use. With a user, the login goes into a throwaway configuration directory: the registry
+# checks the credentials, and the host's stored ones are left as they are. The arguments after the login's are pairs:
+# the flag for the query (--insecure for a registry the daemon reaches over plain HTTP, else -) and the reference.
+# One line per reference, in the order given: the exit status, a tab, the answer without its line ends and tabs
+# (JSON has neither inside its strings), a tab, and stderr whose line ends are written as _STDERR_NEWLINE.
+_CHECK_SCRIPT = r"""cli=$1 registry=$2 user=$3
+shift 3
+scratch=$(mktemp -d) || exit 125
+trap 'rm -rf "$scratch"' EXIT
+config=${DOCKER_CONFIG:-$HOME/.docker}
+if [ -n "$user" ]; then
+    config=$scratch/config
+    "$cli" --config "$config" login --username "$user" --password-stdin "$registry" >/dev/null || exit
+fi
+n=0
+while [ $# -gt 1 ]; do
+    n=$((n + 1))
+    flag=$1 image=$2
+    shift 2
+    [ "$flag" = - ] && flag=
+    ("$cli" --config "$config" manifest inspect -v $flag "$image" >"$scratch/$n.out" 2>"$scratch/$n.err"; echo "$?" >"$scratch/$n.rc") &
+done
+wait
+i=0
+while [ $i -lt $n ]; do
+    i=$((i + 1))
+    printf '%s\t' "$(cat "$scratch/$i.rc")"
+    tr -d '\n\t' <"$scratch/$i.out"
+    printf '\t'
+    tr '\n' '\037' <"$scratch/$i.err"
+    echo
+done
+"""
 
-def registry_login(docker, registry, username, password, check_mode=False):
+
+class LoginRefused(DockerError):
+    """The registry refused the credentials (in check mode, where the login and the questions are one command)."""
+
+
+def registry_login(docker, registry, username, password):
     """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError."""
-    _rc, out, _err = docker.script(_LOGIN_SCRIPT, registry, username, "check" if check_mode else "apply", data=password)
+    _rc, out, _err = docker.script(_LOGIN_SCRIPT, registry, username, data=password)
     return out.strip() == "changed"
 
 
@@ -333,48 +365,148 @@ def images_to_pull(images, pull, present):
     return [image for image in images if pull == "always" or image not in present]
 
 
-def pull_reasons(images, output):
-    """Docker's reason for each image of ``images`` whose pull failed, from _PULL_SCRIPT's ``output``."""
+def script_results(images, output, fields, what):
+    """The lines of _PULL_SCRIPT's or _CHECK_SCRIPT's ``output``, one per image: ``fields`` strings each, the exit
+    status first (stripped) and stderr last (its line ends restored)."""
     lines = output.splitlines()
     if len(lines) != len(images):
-        raise DockerError("the pulls of %s gave %d result line(s) for %d image(s)" % (", ".join(images), len(lines), len(images)))
+        raise DockerError("%s of %s gave %d result line(s) for %d image(s)" % (what, ", ".join(images), len(lines), len(images)))
+    results = []
+    for line in lines:
+        parts = (line.split("\t", fields - 1) + [""] * fields)[:fields]
+        parts[0] = parts[0].strip()
+        parts[-1] = parts[-1].replace(_STDERR_NEWLINE, "\n")
+        results.append(parts)
+    return results
+
+
+def pull_reasons(images, output):
+    """Docker's reason for each image of ``images`` whose pull failed, from _PULL_SCRIPT's ``output``."""
     reasons = {}
-    for image, line in zip(images, lines):
-        status, _tab, stderr = line.partition("\t")
-        if status.strip() != "0":
-            stderr = stderr.replace(_STDERR_NEWLINE, "\n")
-            reasons[image] = first_error_line(stderr) or "docker pull failed with rc=%s" % (status.strip() or "unknown")
+    for image, (status, stderr) in zip(images, script_results(images, output, 2, "the pulls")):
+        if status != "0":
+            reasons[image] = first_error_line(stderr) or "docker pull failed with rc=%s" % (status or "unknown")
     return reasons
 
 
-def pull_images(docker, images, pull="always", check_mode=False):
+def pull_images(docker, images, pull="always"):
     """Pull ``images`` side by side in one command; one ``docker inspect`` before and one after for all of them.
 
-    Returns one dict per distinct reference, in the order given: ``image``, ``pulled`` (a pull ran; in
-    check mode: would run), ``id`` (the local image id after the pull, None when absent), ``changed``
-    (the id differs from before, as community.docker.docker_image_pull reports; in check mode: the image
-    is absent and would be pulled) and, when the pull failed, ``error`` (Docker's reason).
+    Returns one dict per distinct reference, in the order given: ``image``, ``pulled`` (a pull ran), ``id`` (the
+    local image id after the pull, None when absent), ``changed`` (the id differs from before, as
+    community.docker.docker_image_pull reports) and, when the pull failed, ``error`` (Docker's reason).
     """
     images = list(dict.fromkeys(images))
     before = docker.inspect(*images, kind="image")[0]
     wanted = images_to_pull(images, pull, before)
     after, errors = before, {}
-    if wanted and not check_mode:
+    if wanted:
         errors = pull_reasons(wanted, docker.script(_PULL_SCRIPT, *wanted)[1])
         after = docker.inspect(*images, kind="image")[0]
     entries = []
     for image in images:
         before_id = (before.get(image) or {}).get("Id")
         after_id = (after.get(image) or {}).get("Id")
-        entry = dict(image=image, pulled=image in wanted, id=after_id)
-        if check_mode:
-            entry["changed"] = image in wanted and before_id is None
-        else:
-            entry["changed"] = pull_changed(before_id, after_id)
-            if image in errors:
-                entry["error"] = errors[image]
-            elif image in wanted and after_id is None:
-                entry["error"] = "docker pull succeeded but the image is not present: check the reference"
+        entry = dict(image=image, pulled=image in wanted, id=after_id, changed=pull_changed(before_id, after_id))
+        if image in errors:
+            entry["error"] = errors[image]
+        elif image in wanted and after_id is None:
+            entry["error"] = "docker pull succeeded but the image is not present: check the reference"
+        entries.append(entry)
+    return entries
+
+
+def registry_of(ref):
+    """The registry of an image reference, as Docker reads it (no registry part: Docker Hub)."""
+    first, slash, _rest = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def plain_http(registry, registry_config):
+    """Whether the daemon talks to ``registry`` over plain HTTP, from ``docker info``'s RegistryConfig: a registry
+    configured as insecure by name, or an address in its insecure ranges (by default 127.0.0.0/8, so a registry on
+    localhost). A name that only resolves into such a range is not resolved here."""
+    config = registry_config or {}
+    index = (config.get("IndexConfigs") or {}).get(registry)
+    if index is not None:
+        return not index.get("Secure", True)
+    host = re.sub(r":\d+$", "", registry).strip("[]")
+    try:
+        address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in config.get("InsecureRegistryCIDRs") or [])
+
+
+def registry_state(local, answer):
+    """``current``, ``newer`` or ``unknown``: how the image the registry holds for a reference compares with the
+    local one.
+
+    ``local``: the local image's inspect document; ``answer``: ``docker manifest inspect -v``'s document, an object
+    for one manifest, a list (one object per platform) for a multi-platform index. The image is current when its id or
+    one of its repo digests is a digest the registry names: a manifest's, or its configuration's (the id of an image
+    in Docker's classic store). The containerd image store names an image by the digest it was pulled by (its id is a
+    repo digest); for an index that is the index's own digest, which the answer does not hold: unknown.
+    """
+    entries = answer if isinstance(answer, list) else [answer]
+    remote = set()
+    for entry in entries:
+        remote.add((entry.get("Descriptor") or {}).get("digest"))
+        for key in ("SchemaV2Manifest", "OCIManifest"):
+            remote.add(((entry.get(key) or {}).get("config") or {}).get("digest"))
+    remote.discard(None)
+    repo_digests = set(ref.split("@", 1)[1] for ref in local.get("RepoDigests") or [] if "@" in ref)
+    if ({local.get("Id")} | repo_digests) & remote:
+        return "current"
+    if isinstance(answer, list) and local.get("Id") in repo_digests:
+        return "unknown"
+    return "newer"
+
+
+def check_pulls(docker, images, pull="always", login=None):
+    """What pull_images() would do, in check mode: nothing is pulled, and the registry is asked.
+
+    For each image a run would pull, the registry is asked what the reference names, with the credentials a run
+    would use (``login``: ``(registry, username, password)``, tried in a throwaway configuration; None: the host's
+    stored ones). The entries are pull_images()'s, with ``pulled`` for a pull that would run, ``id`` the local
+    image's (None when absent) and ``changed`` when a run would change the local image: the image is absent, or the
+    registry holds another one (``remote``: ``newer``; else ``current`` or ``unknown``, see registry_state()). A
+    reference the registry does not answer for has its reason in ``error``, as a run's pull would fail. Raises
+    LoginRefused when the registry refuses the login.
+    """
+    images = list(dict.fromkeys(images))
+    before = docker.inspect(*images, kind="image")[0]
+    wanted = images_to_pull(images, pull, before)
+    answers = {}
+    if wanted or login:
+        config = json.loads(docker.run("info", "--format", "{{json .RegistryConfig}}")[1] or "null") if wanted else None
+        pairs = [arg for image in wanted for arg in ("--insecure" if plain_http(registry_of(image), config) else "-", image)]
+        registry, username, password = login or ("", "", None)
+        try:
+            output = docker.script(_CHECK_SCRIPT, registry, username, *pairs, data=password)[1]
+        except DockerError as exc:
+            if login:
+                raise LoginRefused(exc.message) from exc
+            raise
+        answers = dict(zip(wanted, script_results(wanted, output, 3, "the registry's answers")))
+    entries = []
+    for image in images:
+        local = before.get(image)
+        entry = dict(image=image, pulled=image in wanted, id=(local or {}).get("Id"), changed=False)
+        if image in answers:
+            status, answer, stderr = answers[image]
+            if status != "0":
+                entry["error"] = first_error_line(stderr) or "docker manifest inspect failed with rc=%s" % (status or "unknown")
+            elif local is None:
+                entry["changed"] = True
+            else:
+                try:
+                    entry["remote"] = registry_state(local, json.loads(answer))
+                    entry["changed"] = entry["remote"] == "newer"
+                except ValueError:
+                    entry["error"] = "the registry's answer is not JSON: %s" % answer[:200]
         entries.append(entry)
     return entries
 
@@ -383,18 +515,41 @@ def pull_summary(entries, check_mode=False):
     """The task message: each image that could not be pulled with Docker's reason, else what changed."""
     failed = [entry for entry in entries if entry.get("error")]
     if failed:
-        return "; ".join("%s could not be pulled (%s)" % (entry["image"], entry["error"]) for entry in failed)
+        text = "; ".join("%s could not be pulled (%s)" % (entry["image"], entry["error"]) for entry in failed)
+        return "Check mode pulls nothing, and a run would fail: %s" % text if check_mode else text
     changed = [entry["image"] for entry in entries if entry["changed"]]
     pulled = [entry["image"] for entry in entries if entry["pulled"]]
     if check_mode:
-        if changed:
-            return "Check mode pulls nothing: %s would be pulled (not present locally)." % ", ".join(changed)
-        return "Check mode pulls nothing: all %d image(s) are present locally." % len(entries)
+        return check_summary(entries)
     if not pulled:
         return "All %d image(s) are present locally: nothing pulled." % len(entries)
     if changed:
         return "Pulled %d image(s); a new image for %s." % (len(pulled), ", ".join(changed))
     return "Pulled %d image(s); all were up to date." % len(pulled)
+
+
+def check_summary(entries):
+    """pull_summary() in check mode, for entries of check_pulls() without errors."""
+    def images(test):
+        return ", ".join(entry["image"] for entry in entries if test(entry))
+
+    parts = []
+    newer = images(lambda entry: entry.get("remote") == "newer")
+    absent = images(lambda entry: entry["id"] is None)
+    unknown = images(lambda entry: entry.get("remote") == "unknown")
+    if newer:
+        parts.append("the registry holds a newer image for %s (a run would pull it)" % newer)
+    if absent:
+        parts.append("%s would be pulled (not present locally)" % absent)
+    if unknown:
+        parts.append("whether the registry holds a newer image for %s is not known (a multi-platform index, which the "
+                     "containerd image store keeps under the index's digest only)" % unknown)
+    if not parts:
+        parts.append("all %d image(s) are present locally" % len(entries))
+        current = [entry for entry in entries if entry.get("remote") == "current"]
+        if current:
+            parts[0] += ", and the registry holds the same for %d" % len(current)
+    return "Check mode pulls nothing: %s." % "; ".join(parts)
 
 
 def _suggest(test, available):

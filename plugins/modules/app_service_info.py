@@ -54,6 +54,15 @@ options:
         description: What Electric should run.
         type: dict
         suboptions: *component
+  newer_images:
+    description:
+      - Image references for which the registry holds another image than the local one (in check mode, the images of
+        M(sertantai.deploy.image_pull) whose RV(sertantai.deploy.image_pull#module:images[].remote) is V(newer)). A
+        component whose live container runs the local image of such a reference is not up to date, since a run would
+        pull the newer one and deploy it.
+    type: list
+    elements: str
+    default: []
   routes_file:
     description: The nginx routes file of the service; missing means no route yet.
     type: path
@@ -176,6 +185,7 @@ def module_spec():
         service=dict(type="str", required=True),
         components=dict(type="dict", required=True, options=dict((c, dict(COMPONENT_SPEC)) for c in _app.COMPONENTS)),
         routes_file=dict(type="path", required=True),
+        newer_images=dict(type="list", elements="str", default=[]),
         site_file=dict(type="path"),
         shared_containers=dict(type="dict", default={}),
     )
@@ -201,9 +211,9 @@ def run_module(module):
         api = cli.api_version()
     except DockerError as exc:
         module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
-    plan, routes = _app.plan_service(params["service"], docs,
-                                     routes_text, dict((c, dict(image=v["image"], image_id=image_ids.get(c), spec=v.get("spec")))
-                                                       for c, v in wanted.items()))
+    components = dict((c, dict(image=v["image"], image_id=image_ids.get(c), spec=v.get("spec"), newer=v["image"] in params["newer_images"]))
+                      for c, v in wanted.items())
+    plan, routes = _app.plan_service(params["service"], docs, routes_text, components)
     states = dict((name, (shared_docs.get(name) or {}).get("State") or {}) for name in shared.values())
     result = dict(changed=False, components=plan, routes=routes,
                   containers=sorted((_app.summarize(d) for d in docs), key=lambda c: c["name"]),

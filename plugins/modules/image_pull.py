@@ -14,7 +14,8 @@ description:
     images of a service (backend, frontend, Electric) in one task instead of one task per image.
   - The module runs on the controller (an action plugin), and only its commands go over the task's connection, each
     in one round trip (one C(docker inspect) before, the login, all the pulls in one shell command, one
-    C(docker inspect) after). The host needs C(sh), C(mktemp) and C(cksum) besides the Docker CLI.
+    C(docker inspect) after). The host needs C(sh), C(mktemp) and C(cksum) besides the Docker CLI (20.10 or later
+    for check mode, which uses C(docker manifest inspect)).
   - One C(docker inspect) before and one after the pulls tell which images changed. An image is changed when its
     local image id differs from before (it was not present, or the tag now names another image), as
     M(community.docker.docker_image_pull) reports it.
@@ -30,10 +31,17 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode pulls nothing. An image that is not present locally is reported as a change (it would be
-        pulled); whether the registry holds a newer image for a tag that is present is not asked.
+      - Check mode pulls nothing, and asks the registry instead (C(docker manifest inspect), side by side, one
+        command for all) about each image a run would pull. An image that is not present locally is a change (it
+        would be pulled); so is a tag whose image in the registry differs from the local one (RV(images[].remote)).
+        A reference the registry does not answer for (a mistyped tag, a denied repository) fails the module with
+        the registry's reason, as the run's pull would. Each question fetches the reference's manifest, as a pull
+        does first; Docker Hub counts it against its pull rate limit as it counts a pull.
       - A login is still tried in check mode, so that refused credentials show, but with a throwaway Docker
-        configuration; the host's stored credentials are not changed.
+        configuration, which the registry questions use too; the host's stored credentials are not changed.
+      - A registry the daemon reaches over plain HTTP (configured as insecure by name, or an address in its
+        insecure ranges, as a registry on localhost is) is asked over plain HTTP too; one known only by a name
+        that resolves into such a range is asked over HTTPS.
   diff_mode:
     support: none
   idempotent:
@@ -121,13 +129,23 @@ images:
       description: Whether C(docker pull) ran for the image (in check mode, whether it would run).
       type: bool
     changed:
-      description: Whether the pull changed the local image (its id differs from before); in check mode, whether the
-        image is not present locally and would be pulled.
+      description: Whether the pull changed the local image (its id differs from before); in check mode, whether a
+        run would change it (the image is not present locally, or RV(images[].remote) is V(newer)).
       type: bool
-    error:
-      description: Docker's reason when the image could not be pulled.
+    remote:
+      description:
+        - In check mode, for an image a run would pull that is present locally, what the registry holds for its
+          reference. V(current) is the local image; V(newer) is another image, which a run would pull.
+        - V(unknown) is a multi-platform index on a host whose Docker keeps images in the containerd image store
+          (it names such an image by the index's digest, which the registry's answer does not hold).
       type: str
-      returned: when the pull failed
+      returned: in check mode, for a present image a run would pull
+      choices: [current, newer, unknown]
+    error:
+      description: Docker's reason when the image could not be pulled; in check mode, the registry's reason when it
+        did not answer for the reference.
+      type: str
+      returned: when the pull failed, or in check mode would fail
       sample: "pull access denied for ghcr.io/shotleybuilder/sertantai-legal, repository does not exist or may require
         'docker login': denied: requested access to the resource is denied"
 login:
@@ -152,7 +170,8 @@ login:
       type: str
       returned: when the login was refused
 pulled:
-  description: The images whose local image id changed; in check mode the absent images that would be pulled.
+  description: The images whose local image id changed; in check mode the images a run would change (absent, or
+    newer in the registry).
     The task is changed when this is not empty.
   returned: always, unless the module could not run at all
   type: list
@@ -168,7 +187,8 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
-from ansible_collections.sertantai.deploy.plugins.module_utils._image import pull_images, pull_summary, registry_login
+from ansible_collections.sertantai.deploy.plugins.module_utils._image import (
+    LoginRefused, check_pulls, pull_images, pull_summary, registry_login)
 
 
 def with_hint(message, hint):
@@ -197,15 +217,21 @@ def run_module(module):
     login = None
     if params["username"]:
         login = dict(registry=params["registry"], username=params["username"], changed=False)
-        try:
-            login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"],
-                                              check_mode=module.check_mode)
-        except DockerError as exc:
-            login["error"] = exc.message.replace(params["password"], "********")
-            module.fail_json(msg=with_hint("could not log in to %s as %s: %s" % (params["registry"], params["username"], login["error"]),
-                                           params["failure_hint"]), login=login)
     try:
-        entries = pull_images(docker, params["images"], params["pull"], check_mode=module.check_mode)
+        if module.check_mode:
+            credentials = (params["registry"], params["username"], params["password"]) if login else None
+            entries = check_pulls(docker, params["images"], params["pull"], login=credentials)
+        else:
+            if login:
+                try:
+                    login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"])
+                except DockerError as exc:
+                    raise LoginRefused(exc.message) from exc
+            entries = pull_images(docker, params["images"], params["pull"])
+    except LoginRefused as exc:
+        login["error"] = exc.message.replace(params["password"], "********")
+        module.fail_json(msg=with_hint("could not log in to %s as %s: %s" % (params["registry"], params["username"], login["error"]),
+                                       params["failure_hint"]), login=login)
     except DockerError as exc:
         module.fail_json(msg=with_hint(exc.message, params["failure_hint"]))
 

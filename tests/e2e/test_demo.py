@@ -171,7 +171,8 @@ def added(tmp_path_factory):
 @pytest.fixture(scope="module")
 def check_run(env, first_run, added):
     """site.yml --check on the server of run 1 with the fourth service added, as an operator looks first
-    (its images are not built yet). The output is checked by the test, not here."""
+    (its images are not built yet, so the check ends at the pull a run would make). The output is checked
+    by the test, not here."""
     rc, text = run_logged(dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")), "1b-check-added",
                           [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/local", "-i", str(added),
                            "playbooks/site.yml", "--check"])
@@ -228,15 +229,19 @@ def test_each_service_answers_https_with_a_certificate_from_pebble(first_run):
     assert '"service":"auth"' in answers[("auth.sertantai.test", "/")][1]
 
 
-def test_a_check_run_with_an_added_service_passes_and_changes_nothing(first_run, check_run):
+def test_a_check_run_with_an_added_service_names_its_missing_images_and_changes_nothing(env, first_run, check_run):
     text = check_run["log"]
-    assert check_run["rc"] == 0, "site.yml --check failed; last lines:\n" + "\n".join(text.splitlines()[-60:])
+    folded = " ".join(text.split())
     recap = recaps(text, "PLAY [")
-    assert recap["sertantai-hz-local"]["failed"] == 0 and recap["sertantai-hz-local"]["changed"] > 0
-    # What a run would do: the new site's bootstrap certificate, its certificate from Pebble, its containers.
+    assert check_run["rc"] != 0 and recap["sertantai-hz-local"]["failed"] == 1, "\n".join(text.splitlines()[-60:])
+    # What a run would do before it deploys: the new site's bootstrap certificate, its certificate from Pebble.
     assert "Ensure the self-signed bootstrap certificate exists for reports.sertantai.test] ***\nchanged:" in text
     assert "reports.sertantai.test (new)" in text
-    assert "backend to deploy as sertantai-reports-blue" in " ".join(text.split())
+    # Then the pull a run would make: the registry has no image of the new service yet, and says so.
+    assert "Check mode pulls nothing, and a run would fail:" in folded
+    for component in ("backend", "frontend"):
+        ref = "localhost:%s/sertantai-reports-%s:latest" % (env["SERTANTAI_DEMO_REGISTRY_PORT"], component)
+        assert "%s could not be pulled (no such manifest: %s)" % (ref, ref) in folded
     # Nothing of it happened.
     assert check_run["ids"] == first_run["ids"]
     assert "sertantai_reports_prod" not in databases(SERVER)

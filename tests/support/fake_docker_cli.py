@@ -2,15 +2,20 @@
 Python fake of run_command cannot answer: the shell starts it as its ``docker`` (FakeDockerCli.cli, a wrapper
 that runs this file with the tests' own Python).
 
-It answers ``inspect --type image``, ``pull -q`` and ``[--config DIR] login --password-stdin`` from a state
-directory (FakeDockerCli below writes it and reads what happened), every call under one file lock:
+It answers ``inspect --type image``, ``pull -q``, ``info --format``, ``[--config DIR] login --password-stdin`` and
+``[--config DIR] manifest inspect -v [--insecure]`` from a state directory (FakeDockerCli below writes it and reads
+what happened), every call under one file lock:
 
 - ``local``: reference -> local image id; ``registry``: reference -> the id a pull brings; a reference not in
   ``registry`` fails with ``refusals[ref]`` (default: Docker's answer for an unknown manifest);
 - ``barrier`` (a number): each pull waits until that many pulls have started, and fails after
   ``barrier_timeout`` seconds (default 5): pulls run one after another never get there;
 - ``stores`` false: a pull succeeds but leaves nothing behind;
-- ``password``: the password ``login`` accepts; it writes the config file only when its content changes.
+- ``password``: the password ``login`` accepts; it writes the config file only when its content changes. With a
+  password, ``manifest inspect`` answers only with a config file (a login) in the configuration directory;
+- ``manifest inspect`` answers for a reference in ``registry`` with one manifest whose configuration digest is the
+  id a pull brings (Docker's classic store names an image by it), else ``no such manifest``;
+- ``registry_config``: what ``info`` prints (default: Docker's, loopback addresses are insecure).
 """
 
 from __future__ import annotations
@@ -75,12 +80,30 @@ def login(state, config_dir, args):
         print("Error response from daemon: Get \"https://%s/v2/\": unauthorized: incorrect username or password" % registry,
               file=sys.stderr)
         return 1
-    path = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    path = config_path(config_dir)
     content = json.dumps({"auths": {registry: {"auth": user}}})
     if not path.exists() or path.read_text(encoding="utf-8") != content:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     print("Login Succeeded")
+    return 0
+
+
+def config_path(config_dir):
+    return Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+
+
+def manifest(state, config_dir, args):
+    ref = args[-1]
+    if state.get("password") and not config_path(config_dir).exists():
+        print("Get \"https://%s/v2/\": no basic auth credentials" % ref.split("/")[0], file=sys.stderr)
+        return 1
+    if ref not in state["registry"]:
+        print("no such manifest: %s" % ref, file=sys.stderr)
+        return 1
+    image_id = state["registry"][ref]
+    print(json.dumps({"Ref": ref, "Descriptor": {"digest": "sha256:manifest-of-" + image_id},
+                      "SchemaV2Manifest": {"config": {"digest": image_id}}}, indent="\t"))
     return 0
 
 
@@ -95,6 +118,11 @@ def main(argv):
             return inspect_images(state, argv[3:])
         if argv[:1] == ["login"]:
             return login(state, config_dir, argv)
+        if argv[:3] == ["manifest", "inspect", "-v"]:
+            return manifest(state, config_dir, argv)
+        if argv[:2] == ["info", "--format"]:
+            print(json.dumps(state["registry_config"]))
+            return 0
     if argv[:2] == ["pull", "-q"]:
         return pull(directory, argv[2])
     print("fake docker: unexpected call %s" % argv, file=sys.stderr)
@@ -105,7 +133,7 @@ class FakeDockerCli:
     """The state directory of a fake Docker CLI, and the executable to give as ``docker_cli``."""
 
     def __init__(self, directory, local=None, registry=None, refusals=None, barrier=None, barrier_timeout=5, stores=True,
-                 password=None):
+                 password=None, registry_config=None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         wrapper = self.directory / "docker"
@@ -114,7 +142,8 @@ class FakeDockerCli:
         wrapper.chmod(0o755)
         self.cli = str(wrapper)
         state = dict(local=local or {}, registry=registry or {}, refusals=refusals or {}, barrier=barrier,
-                     barrier_timeout=barrier_timeout, stores=stores, password=password, started=0, calls=[])
+                     barrier_timeout=barrier_timeout, stores=stores, password=password, started=0, calls=[],
+                     registry_config=registry_config or {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}})
         (self.directory / STATE).write_text(json.dumps(state), encoding="utf-8")
 
     def state(self):

@@ -1,6 +1,7 @@
 """Verify the app deploy on the server (testinfra): the end state of site.yml and what side_effect.yml recorded."""
 
 import json
+import re
 
 CURL = "curl -sk --max-time 5 --resolve {d}:443:127.0.0.1 https://{d}{p}"
 
@@ -134,6 +135,15 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert "backend to deploy as sertantai-legal-" in folded(result["check_plan"])
     assert "the image is not on this host yet" in folded(result["check_plan"])
     assert result["check_unpulled_image"] == ""
+    # A newer frontend in the registry under the live tag: named, and not pulled.
+    assert re.search(r"frontend to deploy as sertantai-legal-frontend-(blue|green): a newer image in the registry \(tag v1\)",
+                     folded(result["check_plan"])), result["check_plan"]
+    assert result["frontend_image_after"] == result["frontend_image_before"]
+    # A mistyped tag: the check fails with the registry's answer, as the run's pull would, before anything.
+    typo = "localhost:5000/sertantai-legal-backend:v2-typo"
+    assert int(result["typo_rc"]) != 0
+    assert ("a run would fail: %s could not be pulled (no such manifest: %s). Nothing was changed on sertantai-test-mol-app"
+            % (typo, typo)) in folded(result["typo_out"]), result["typo_out"]
     assert by_name(result["before"]) == by_name(result["after"])
 
 

@@ -77,11 +77,18 @@ def test_pulls_all_images_in_one_call_and_reports_what_changed(registry, monkeyp
     assert (again.get("failed"), again["changed"], again["pulled"]) == (None, False, [])
     assert [i["pulled"] for i in again["images"]] == [True, True]
 
-    # a new image under the backend's tag: check mode neither pulls nor asks; the real run changes the backend only
+    # check mode asks the registry: it holds the same images
+    checked = run_module("image_pull", args, check=True)
+    assert (checked.get("failed"), checked["changed"], checked["pulled"]) == (None, False, [])
+    assert [i["remote"] for i in checked["images"]] == ["current", "current"]
+
+    # a new image under the backend's tag: check mode pulls nothing and names it; the real run changes the backend only
     new_backend, new_backend_id = push(registry, "sertantai-test-pull-backend:1", "backend-2")
     docker("image", "tag", backend_id, backend)
     checked = run_module("image_pull", args, check=True)
-    assert (checked["changed"], checked["pulled"]) == (False, [])
+    assert (checked["changed"], checked["pulled"]) == (True, [backend])
+    assert [i["remote"] for i in checked["images"]] == ["newer", "current"]
+    assert "the registry holds a newer image for %s" % backend in checked["msg"]
     assert local_id(backend) == backend_id
     updated = run_module("image_pull", args)
     assert (updated["changed"], updated["pulled"]) == (True, [backend])
@@ -105,6 +112,20 @@ def test_a_missing_image_fails_naming_it_with_dockers_reason(registry, monkeypat
     assert (result["changed"], result["pulled"]) == (True, [present])
 
 
+def test_check_mode_fails_on_a_tag_the_registry_does_not_have_and_pulls_nothing(registry, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", registry[1])
+    present, _present_id = push(registry, "sertantai-test-pull-typo:1", "typo")
+    typo = "%s/sertantai-test-pull-typo:l" % registry[0]
+    result = run_module("image_pull", {"images": [present, typo], "failure_hint": "Nothing was changed."}, check=True)
+    assert result.get("failed") is True
+    by_image = dict((i["image"], i) for i in result["images"])
+    assert "error" not in by_image[present] and by_image[present]["changed"] is True
+    assert by_image[typo]["error"] == "no such manifest: %s" % typo
+    assert result["msg"] == ("Check mode pulls nothing, and a run would fail: %s could not be pulled (no such manifest: %s). "
+                             "Nothing was changed." % (typo, typo))
+    assert local_id(present) is None
+
+
 def test_without_a_login_the_registry_refuses_and_the_reason_says_so(registry, monkeypatch, tmp_path):
     ref, _image_id = push(registry, "sertantai-test-pull-private:1", "private")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
@@ -122,12 +143,19 @@ def test_logs_in_first_in_the_same_run_and_a_refused_login_pulls_nothing(registr
     config = tmp_path / "config.json"
     args = {"images": [ref], "registry": host, "username": REGISTRY_USER, "password": password}
 
-    # check mode: the registry checks the credentials, the host's configuration is not written
+    # check mode: the registry checks the credentials and answers with them; the host's configuration is not written
     checked = run_module("image_pull", args, check=True)
     assert not checked.get("failed"), checked["msg"]
     assert checked["login"] == {"registry": host, "username": REGISTRY_USER, "changed": False}
+    assert checked["pulled"] == [ref] and "would be pulled" in checked["msg"]
     assert not config.exists()
+    # without the login, the registry refuses to answer, as it would refuse the pull
+    unlogged = run_module("image_pull", {"images": [ref]}, check=True)
+    assert unlogged.get("failed") is True and "no basic auth credentials" in unlogged["images"][0]["error"], unlogged["msg"]
 
+    refused = run_module("image_pull", dict(args, password="expired-token"), check=True)
+    assert refused.get("failed") is True and "images" not in refused
+    assert refused["msg"].startswith("could not log in to %s as %s: " % (host, REGISTRY_USER)), refused["msg"]
     refused = run_module("image_pull", dict(args, password="expired-token"))
     assert refused.get("failed") is True and "images" not in refused
     assert refused["msg"].startswith("could not log in to %s as %s: " % (host, REGISTRY_USER)), refused["msg"]

@@ -87,6 +87,20 @@ def test_plan_component_new_tag_is_not_called_a_change_of_settings(image_id, rea
     assert plan["reasons"] == reasons
 
 
+@pytest.mark.parametrize("image_id, spec, reasons", [
+    # check mode: the local image is live, the registry holds another one under its tag
+    ("sha256:aaa", "s1", ["a newer image in the registry (tag latest)"]),
+    ("sha256:aaa", "s0", ["a newer image in the registry (tag latest)", "its settings changed (environment, ports, healthcheck or resources)"]),
+    # the local image is not the live one already: that is the reason given
+    ("sha256:bbb", "s1", ["a new image (aaa -> bbb)"]),
+])
+def test_plan_component_newer_image_in_the_registry(image_id, spec, reasons):
+    live = container("b-blue", "backend", "blue", image_id="sha256:aaa", image="localhost:5000/legal-backend:latest")
+    wanted = dict(image="localhost:5000/legal-backend:latest", image_id=image_id, spec=spec, newer=True)
+    plan = _app.plan_component("backend", [live], "blue", wanted)
+    assert plan["reasons"] == reasons and not plan["up_to_date"]
+
+
 @pytest.mark.parametrize("old, new, text", [
     ("localhost:5000/legal-backend:v1", "localhost:5000/legal-backend:v2", "tag v1 -> v2"),
     ("localhost:5000/legal-backend", "localhost:5000/legal-backend:v2", "tag latest -> v2"),

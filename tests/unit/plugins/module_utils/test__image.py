@@ -198,8 +198,8 @@ def fake(tmp_path, monkeypatch):
     return lambda **state: FakeDockerCli(tmp_path / "fake-docker", **state)
 
 
-def pull(engine, images, pull="always", check_mode=False):
-    return _image.pull_images(DockerCli(subprocess_run_command, engine.cli), images, pull, check_mode)
+def pull(engine, images, pull="always"):
+    return _image.pull_images(DockerCli(subprocess_run_command, engine.cli), images, pull)
 
 
 def by_image(entries):
@@ -261,17 +261,118 @@ def test_not_present_pulls_only_what_is_missing(fake):
     assert (entries[B]["pulled"], entries[B]["changed"], entries[B]["id"]) == (True, True, "sha256:b")
 
 
-@pytest.mark.parametrize("pull_mode", ["always", "not_present"])
-def test_check_mode_pulls_nothing_and_counts_absent_images_as_changes(fake, pull_mode):
-    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
-    entries = pull(engine, [A, B], pull_mode, check_mode=True)
-    assert engine.pulls() == [] and len(engine.calls("inspect")) == 1
+def check(engine, images, pull="always", login=None):
+    return _image.check_pulls(DockerCli(subprocess_run_command, engine.cli), images, pull, login)
+
+
+def test_check_mode_pulls_nothing_and_asks_the_registry_about_each_image_a_run_would_pull(fake):
+    engine = fake(local={A: "sha256:a", C: "sha256:c"}, registry={A: "sha256:a-new", B: "sha256:b", C: "sha256:c"})
+    entries = check(engine, [A, B, C])
+    assert engine.pulls() == [] and len([call for call in engine.calls("inspect") if call[0] == "inspect"]) == 1
+    assert sorted(call[-1] for call in engine.calls("manifest")) == [A, B, C]
     assert entries == [
-        dict(image=A, pulled=pull_mode == "always", id="sha256:a", changed=False),
+        dict(image=A, pulled=True, id="sha256:a", changed=True, remote="newer"),
         dict(image=B, pulled=True, id=None, changed=True),
+        dict(image=C, pulled=True, id="sha256:c", changed=False, remote="current"),
     ]
+    assert _image.pull_summary(entries, check_mode=True) == (
+        "Check mode pulls nothing: the registry holds a newer image for reg/a:1 (a run would pull it); "
+        "reg/b:1 would be pulled (not present locally).")
+    assert _image.pull_summary(entries[2:], check_mode=True) == (
+        "Check mode pulls nothing: all 1 image(s) are present locally, and the registry holds the same for 1.")
+
+
+def test_check_mode_with_not_present_asks_only_about_the_absent_images(fake):
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
+    entries = check(engine, [A, B], "not_present")
+    assert [call[-1] for call in engine.calls("manifest")] == [B]
+    assert entries == [dict(image=A, pulled=False, id="sha256:a", changed=False), dict(image=B, pulled=True, id=None, changed=True)]
     assert _image.pull_summary(entries, check_mode=True) == "Check mode pulls nothing: reg/b:1 would be pulled (not present locally)."
-    assert _image.pull_summary(entries[:1], check_mode=True) == "Check mode pulls nothing: all 1 image(s) are present locally."
+    # nothing a run would pull, no login: one docker inspect and nothing else
+    engine = fake(local={A: "sha256:a"})
+    assert check(engine, [A], "not_present") == [dict(image=A, pulled=False, id="sha256:a", changed=False)]
+    assert len(engine.calls()) == 1
+    assert _image.pull_summary(check(engine, [A], "not_present"), check_mode=True) == (
+        "Check mode pulls nothing: all 1 image(s) are present locally.")
+
+
+def test_check_mode_names_a_reference_the_registry_does_not_have_as_a_run_would_fail(fake):
+    typo = "reg/a:v1.2.O"
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a"})
+    entries = by_image(check(engine, [A, typo]))
+    assert entries[typo] == dict(image=typo, pulled=True, id=None, changed=False, error="no such manifest: reg/a:v1.2.O")
+    assert entries[A]["remote"] == "current"
+    assert _image.pull_summary(list(entries.values()), check_mode=True) == (
+        "Check mode pulls nothing, and a run would fail: reg/a:v1.2.O could not be pulled (no such manifest: reg/a:v1.2.O)")
+
+
+def test_check_mode_asks_a_registry_the_daemon_reaches_over_plain_http_over_plain_http(fake):
+    local, internal, ghcr = "localhost:5000/a:1", "reg.internal:5000/b:1", "ghcr.io/o/c:1"
+    engine = fake(registry={local: "sha256:a", internal: "sha256:b", ghcr: "sha256:c"},
+                  registry_config={"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {"reg.internal:5000": {"Secure": False}}})
+    assert all(entry["changed"] for entry in check(engine, [local, internal, ghcr]))
+    flags = dict((call[-1], call[3:-1]) for call in engine.calls("manifest"))
+    assert flags == {local: ["--insecure"], internal: ["--insecure"], ghcr: []}
+
+
+@pytest.mark.parametrize("registry, config, expected", [
+    ("localhost:5000", {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}, True),
+    ("127.0.0.1:5001", {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}, True),
+    ("10.0.0.7", {"InsecureRegistryCIDRs": ["127.0.0.0/8", "10.0.0.0/24"]}, True),
+    ("[::1]:5000", {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}, False),
+    ("ghcr.io", {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {"docker.io": {"Secure": True}}}, False),
+    ("reg.internal:5000", {"IndexConfigs": {"reg.internal:5000": {"Secure": False}}}, True),
+    # a loopback registry the daemon was told to reach over TLS
+    ("localhost:5000", {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {"localhost:5000": {"Secure": True}}}, False),
+    ("localhost:5000", None, False),
+])
+def test_plain_http(registry, config, expected):
+    assert _image.plain_http(registry, config) is expected
+
+
+@pytest.mark.parametrize("ref, registry", [
+    ("ghcr.io/shotleybuilder/sertantai-legal:v1", "ghcr.io"),
+    ("localhost:5000/sertantai-legal-backend", "localhost:5000"),
+    ("localhost/a", "localhost"),
+    ("postgres:16", "docker.io"),
+    ("electricsql/electric:1.0", "docker.io"),
+])
+def test_registry_of(ref, registry):
+    assert _image.registry_of(ref) == registry
+
+
+def manifest(digest, config):
+    return {"Descriptor": {"digest": digest, "platform": {"os": "linux", "architecture": "amd64"}},
+            "SchemaV2Manifest": {"config": {"digest": config}}}
+
+
+ONE = manifest("sha256:m1", "sha256:c1")
+INDEX = [manifest("sha256:m1", "sha256:c1"), dict(manifest("sha256:m2", "sha256:c2"), SchemaV2Manifest=None,
+                                                  OCIManifest={"config": {"digest": "sha256:c2"}})]
+
+
+@pytest.mark.parametrize("local, answer, state", [
+    # Docker's classic store: the id is the configuration's digest, the repo digest the manifest's (or the index's)
+    ({"Id": "sha256:c1", "RepoDigests": ["reg/a@sha256:m1"]}, ONE, "current"),
+    ({"Id": "sha256:c0", "RepoDigests": ["reg/a@sha256:m0"]}, ONE, "newer"),
+    ({"Id": "sha256:c2", "RepoDigests": ["reg/a@sha256:index"]}, INDEX, "current"),
+    ({"Id": "sha256:c0", "RepoDigests": ["reg/a@sha256:index0"]}, INDEX, "newer"),
+    # built here and tagged, never pulled: no repo digest
+    ({"Id": "sha256:c1"}, ONE, "current"),
+    # the containerd image store: the id is the digest it was pulled by
+    ({"Id": "sha256:m1", "RepoDigests": ["reg/a@sha256:m1"]}, ONE, "current"),
+    ({"Id": "sha256:m0", "RepoDigests": ["reg/a@sha256:m0"]}, ONE, "newer"),
+    ({"Id": "sha256:index", "RepoDigests": ["reg/a@sha256:index"]}, INDEX, "unknown"),
+])
+def test_registry_state(local, answer, state):
+    assert _image.registry_state(local, answer) == state
+
+
+def test_check_summary_names_what_it_cannot_compare():
+    entries = [dict(image=A, pulled=True, id="sha256:a", changed=False, remote="unknown")]
+    assert _image.pull_summary(entries, check_mode=True) == (
+        "Check mode pulls nothing: whether the registry holds a newer image for reg/a:1 is not known (a multi-platform "
+        "index, which the containerd image store keeps under the index's digest only).")
 
 
 def test_every_failed_pull_is_named_with_dockers_reason_after_the_others_ended(fake):
@@ -312,8 +413,8 @@ def test_pull_results_that_do_not_match_the_images_are_an_error():
         _image.pull_reasons([A, B], "0\t\n")
 
 
-def login(engine, password, check_mode=False):
-    return _image.registry_login(DockerCli(subprocess_run_command, engine.cli), "reg.example", "ci", password, check_mode)
+def login(engine, password):
+    return _image.registry_login(DockerCli(subprocess_run_command, engine.cli), "reg.example", "ci", password)
 
 
 def test_login_reports_a_change_only_when_the_stored_credentials_changed(fake, tmp_path):
@@ -325,11 +426,20 @@ def test_login_reports_a_change_only_when_the_stored_credentials_changed(fake, t
 
 
 def test_a_login_in_check_mode_asks_the_registry_and_writes_nothing(fake, tmp_path):
-    engine = fake(password="token-1")
-    assert login(engine, "token-1", check_mode=True) is False
+    # the registry answers only with credentials: the questions use the throwaway login
+    engine = fake(password="token-1", local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
+    entries = check(engine, [A, B], login=("reg.example", "ci", "token-1"))
+    assert [(entry["changed"], entry.get("error")) for entry in entries] == [(True, None), (True, None)]
     assert not (tmp_path / "docker-config").exists()
-    with pytest.raises(DockerError, match="unauthorized: incorrect username or password"):
-        login(engine, "expired", check_mode=True)
+    # the host's own configuration holds no login: without one, the registry refuses
+    refused = check(engine, [B])
+    assert refused[0]["error"] == 'Get "https://reg/v2/": no basic auth credentials'
+    with pytest.raises(_image.LoginRefused, match="unauthorized: incorrect username or password"):
+        check(engine, [A, B], login=("reg.example", "ci", "expired"))
+    # nothing a run would pull: the credentials are still checked
+    with pytest.raises(_image.LoginRefused):
+        check(engine, [A], "not_present", login=("reg.example", "ci", "expired"))
+    assert engine.pulls() == []
 
 
 def test_a_refused_login_raises_dockers_reason_and_writes_nothing(fake, tmp_path):
