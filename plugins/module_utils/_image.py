@@ -351,12 +351,15 @@ done
 
 
 class LoginRefused(DockerError):
-    """The registry refused the credentials (in check mode, where the login and the questions are one command)."""
+    """The registry refused the credentials."""
 
 
 def registry_login(docker, registry, username, password):
-    """``docker login`` (password on stdin); True when the stored credentials changed. Raises DockerError."""
-    _rc, out, _err = docker.script(_LOGIN_SCRIPT, registry, username, data=password)
+    """``docker login`` (password on stdin); True when the stored credentials changed. Raises LoginRefused."""
+    try:
+        _rc, out, _err = docker.script(_LOGIN_SCRIPT, registry, username, data=password)
+    except DockerError as exc:
+        raise LoginRefused(exc.message) from exc
     return out.strip() == "changed"
 
 

@@ -223,10 +223,7 @@ def run_module(module):
             entries = check_pulls(docker, params["images"], params["pull"], login=credentials)
         else:
             if login:
-                try:
-                    login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"])
-                except DockerError as exc:
-                    raise LoginRefused(exc.message) from exc
+                login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"])
             entries = pull_images(docker, params["images"], params["pull"])
     except LoginRefused as exc:
         login["error"] = exc.message.replace(params["password"], "********")

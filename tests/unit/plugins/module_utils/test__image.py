@@ -444,7 +444,7 @@ def test_a_login_in_check_mode_asks_the_registry_and_writes_nothing(fake, tmp_pa
 
 def test_a_refused_login_raises_dockers_reason_and_writes_nothing(fake, tmp_path):
     engine = fake(password="token-1")
-    with pytest.raises(DockerError) as raised:
+    with pytest.raises(_image.LoginRefused) as raised:
         login(engine, "expired")
     assert raised.value.message == 'Get "https://reg.example/v2/": unauthorized: incorrect username or password'
     assert not (tmp_path / "docker-config").exists()
