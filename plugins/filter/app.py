@@ -15,7 +15,8 @@ description:
     settings, returns per component (V(backend), V(frontend), V(electric)) the image, environment, healthcheck
     (with a tool the image has, wget for backend and frontend, curl for Electric), volumes, restart policy,
     stop timeout, resources, and C(spec), a hash of all of it that a deploy compares with the live container's
-    C(org.sertantai.spec) label.
+    C(org.sertantai.spec) label, and C(settings), the same hash without the image reference (the
+    C(org.sertantai.settings) label, which tells a change of settings that comes with a new tag).
   - The result holds secrets in C(env), so use it only in tasks with C(no_log).
 options:
   _input:
@@ -41,7 +42,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: "C({component: {image, env, port, healthcheck, volumes, restart_policy, stop_timeout, memory, cpus, tool, spec}})."
+  description: "C({component: {image, env, port, healthcheck, volumes, restart_policy, stop_timeout, memory, cpus, tool, spec, settings}})."
   type: dict
 """
 

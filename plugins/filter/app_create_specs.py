@@ -13,8 +13,8 @@ author:
 description:
   - From the result of P(sertantai.deploy.app_containers#filter) and the new containers of a deploy (the name to
     create for each component, in its colour), returns the O(sertantai.deploy.container_create#module:containers) of
-    M(sertantai.deploy.container_create), with the labels that P(sertantai.deploy.app_containers#filter)'s spec hash
-    and the blue/green colours are read from.
+    M(sertantai.deploy.container_create), with the labels that P(sertantai.deploy.app_containers#filter)'s spec and
+    settings hashes and the blue/green colours are read from.
   - The result holds secrets in C(env); M(sertantai.deploy.container_create) never logs or returns them.
 options:
   _input:

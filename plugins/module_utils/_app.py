@@ -29,6 +29,8 @@ LABEL_SERVICE = "org.sertantai.service"
 LABEL_COMPONENT = "org.sertantai.component"
 LABEL_COLOR = "org.sertantai.color"
 LABEL_SPEC = "org.sertantai.spec"
+# The hash of the same settings without the image reference: tells a change of settings that comes with a new tag.
+LABEL_SETTINGS = "org.sertantai.settings"
 COMPONENTS = ("backend", "frontend", "electric")
 
 _ROUTE_RE = re.compile(r"^\s*set\s+\$sertantai_(backend|frontend|electric)_color\s+(%s)\s*;" % "|".join(COLORS), re.M)
@@ -53,6 +55,7 @@ def summarize(doc):
         component=labels.get(LABEL_COMPONENT),
         color=labels.get(LABEL_COLOR),
         spec=labels.get(LABEL_SPEC),
+        settings=labels.get(LABEL_SETTINGS),
         image=(doc.get("Config") or {}).get("Image"),
         image_id=doc.get("Image"),
         state=state.get("Status") or "unknown",
@@ -97,9 +100,14 @@ def plan_component(component, containers, routed_color, wanted):
             reasons.append("a newer image in the registry (tag %s)" % image_tag(wanted["image"]))
         if not wanted.get("image_id"):
             reasons.append("the image is not on this host yet")
-        # The spec holds the image reference too: a new tag alone is no change of settings (with a new tag,
-        # a change of settings as well is not told apart).
-        if wanted.get("spec") and live["spec"] != wanted["spec"] and not new_ref:
+        # The spec holds the image reference too: a new tag alone is no change of settings. With a new tag, the
+        # settings hash (the spec without the image) tells; a container created before that label has none, and
+        # its new tag is reported alone.
+        if new_ref:
+            settings_changed = bool(wanted.get("settings") and live.get("settings") and live["settings"] != wanted["settings"])
+        else:
+            settings_changed = bool(wanted.get("spec") and live["spec"] != wanted["spec"])
+        if settings_changed:
             reasons.append("its settings changed (environment, ports, healthcheck or resources)")
     return dict(
         live=live,
@@ -197,7 +205,8 @@ def container_specs(service, secrets, settings):
     ``service``: one normalised fleet item; ``secrets``: {secret_key_base, electric_secret,
     database_password}; ``settings``: {postgres_host, healthcheck, restart_policy, stop_timeout,
     resources, electric_storage_dir}. A live container whose ``org.sertantai.spec`` label differs
-    from ``spec`` is replaced by a deploy.
+    from ``spec`` is replaced by a deploy. ``settings`` hashes the same without the image reference, so that
+    the plan can tell a change of settings from a new tag (the label ``org.sertantai.settings``).
     """
     components = ["backend"]
     if service.get("frontend"):
@@ -245,9 +254,14 @@ def container_specs(service, secrets, settings):
             cpus=resources.get("cpus"),
             tool=HEALTH_TOOLS[component],
         )
-        spec["spec"] = hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        spec["spec"] = _hash(spec)
+        spec["settings"] = _hash(dict((key, value) for key, value in spec.items() if key not in ("image", "spec")))
         result[component] = spec
     return result
+
+
+def _hash(spec):
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def create_specs(containers, new, service, start_interval=True):
@@ -256,7 +270,7 @@ def create_specs(containers, new, service, start_interval=True):
     ``containers``: container_specs()'s result; ``new``: ``[{component, color, new}]`` (the container name to
     create for each component, in that colour); ``start_interval``: whether the engine knows the healthcheck's
     start_interval (Docker 25, API 1.44): an older engine gets the rest of the healthcheck. The labels name the
-    service, the component, the colour and the spec hash that app_service_info compares.
+    service, the component, the colour, the spec hash that app_service_info compares and the settings hash.
     """
     result = []
     for item in new:
@@ -267,7 +281,7 @@ def create_specs(containers, new, service, start_interval=True):
         result.append(dict(
             name=item["new"], image=conf["image"], env=conf["env"],
             labels={"org.sertantai.service": service, "org.sertantai.component": item["component"],
-                    "org.sertantai.color": item["color"], "org.sertantai.spec": conf["spec"]},
+                    "org.sertantai.color": item["color"], LABEL_SPEC: conf["spec"], LABEL_SETTINGS: conf["settings"]},
             healthcheck=healthcheck, restart_policy=conf["restart_policy"], stop_timeout=conf["stop_timeout"],
             volumes=conf["volumes"], memory=conf["memory"], cpus=conf["cpus"],
         ))

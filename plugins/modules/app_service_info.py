@@ -46,6 +46,13 @@ options:
           spec:
             description: A hash of the settings (the C(spec) of the C(sertantai.deploy.app_containers) filter).
             type: str
+          settings:
+            description:
+              - A hash of the settings without the image reference (the C(settings) of the
+                C(sertantai.deploy.app_containers) filter). With a new image reference, a live container whose
+                C(org.sertantai.settings) label differs has new settings too; one without the label is judged by
+                O(components.backend.spec) alone.
+            type: str
       frontend:
         description: What the frontend should run.
         type: dict
@@ -98,7 +105,7 @@ components:
   type: dict
   contains:
     live:
-      description: "The live container (name, id, color, spec, image, image_id, state, running, health, restarts,
+      description: "The live container (name, id, color, spec, settings, image, image_id, state, running, health, restarts,
         started_at), or null."
       type: dict
     live_color:
@@ -176,7 +183,7 @@ from ansible_collections.sertantai.deploy.plugins.module_utils._docker import (
 
 # "site" or "no-site" for the site file ($2), then the routes file ($1); cat's status says whether that one exists.
 READ_FILES = 'if [ -f "$2" ]; then echo site; else echo no-site; fi; cat -- "$1"'
-COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str")))
+COMPONENT_SPEC = dict(type="dict", options=dict(image=dict(type="str", required=True), spec=dict(type="str"), settings=dict(type="str")))
 
 
 def module_spec():
@@ -211,7 +218,8 @@ def run_module(module):
         api = cli.api_version()
     except DockerError as exc:
         module.fail_json(msg="could not read the containers of %s: %s" % (params["service"], exc.message))
-    components = dict((c, dict(image=v["image"], image_id=image_ids.get(c), spec=v.get("spec"), newer=v["image"] in params["newer_images"]))
+    components = dict((c, dict(image=v["image"], image_id=image_ids.get(c), spec=v.get("spec"), settings=v.get("settings"),
+                               newer=v["image"] in params["newer_images"]))
                       for c, v in wanted.items())
     plan, routes = _app.plan_service(params["service"], docs, routes_text, components)
     states = dict((name, (shared_docs.get(name) or {}).get("State") or {}) for name in shared.values())

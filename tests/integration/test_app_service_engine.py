@@ -89,7 +89,8 @@ def test_an_engine_without_start_interval_gets_the_rest_of_the_healthcheck(tmp_p
         "__app_service_state": {"engine": {"api_version": "1.41", "healthcheck_start_interval": False}},
         "__app_service_containers": {"frontend": {
             "image": FRONTEND, "env": {"PORT": "3000"}, "healthcheck": HEALTHCHECK, "volumes": [],
-            "restart_policy": "no", "stop_timeout": 5, "memory": None, "cpus": None, "spec": "enginetest"}},
+            "restart_policy": "no", "stop_timeout": 5, "memory": None, "cpus": None, "spec": "enginetest",
+            "settings": "enginetest-settings"}},
     }
     task = {"name": "Start the container as app_service does", "vars": task_vars,
             "ansible.builtin.include_role": {"name": "sertantai.deploy.app_service", "tasks_from": "container.yml"}}

@@ -133,7 +133,8 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert result["check_would_drop"], "check mode says what the cache clear would drop"
     # A tag the server has not pulled: reported, not pulled, and its healthcheck tool not asked for.
     assert "backend to deploy as sertantai-legal-" in folded(result["check_plan"])
-    assert "the image is not on this host yet" in folded(result["check_plan"])
+    assert ("a new image (tag v1 -> v2-unpulled), the image is not on this host yet, its settings changed (environment, "
+            "ports, healthcheck or resources)") in folded(result["check_plan"]), result["check_plan"]
     assert result["check_unpulled_image"] == ""
     # A newer frontend in the registry under the live tag: named, and not pulled.
     assert re.search(r"frontend to deploy as sertantai-legal-frontend-(blue|green): a newer image in the registry \(tag v1\)",

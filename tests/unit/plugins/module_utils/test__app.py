@@ -76,6 +76,18 @@ def test_plan_component_image_missing_on_host():
     assert not plan["up_to_date"] and "the image is not on this host yet" in plan["reasons"]
 
 
+@pytest.mark.parametrize("live_settings, wanted_settings, reasons", [
+    ("h1", "h1", ["a new image (tag v1 -> v2)"]),
+    ("h1", "h2", ["a new image (tag v1 -> v2)", "its settings changed (environment, ports, healthcheck or resources)"]),
+    # a container created before the settings label: the new tag is reported alone
+    (None, "h2", ["a new image (tag v1 -> v2)"]),
+])
+def test_plan_component_new_tag_with_new_settings(live_settings, wanted_settings, reasons):
+    live = dict(container("b-blue", "backend", "blue", spec="s0", image="localhost:5000/legal-backend:v1"), settings=live_settings)
+    wanted = dict(image="localhost:5000/legal-backend:v2", image_id="sha256:bbb", spec="s1", settings=wanted_settings)
+    assert _app.plan_component("backend", [live], "blue", wanted)["reasons"] == reasons
+
+
 @pytest.mark.parametrize("image_id, reasons", [
     ("sha256:bbb", ["a new image (tag v1 -> v2)"]),
     (None, ["a new image (tag v1 -> v2)", "the image is not on this host yet"]),
@@ -142,6 +154,22 @@ def test_spec_hash_follows_every_setting_and_nothing_else():
     assert specs(settings=dict(SETTINGS, stop_timeout=10))["frontend"]["spec"] != base["frontend"]["spec"]
 
 
+def test_the_spec_hash_is_the_one_earlier_versions_labelled():
+    # A running container is replaced when its label differs: an upgrade of the collection must not change it.
+    assert dict((c, v["spec"]) for c, v in specs().items()) == {
+        "backend": "75960c9b1cc1e875", "frontend": "d2ad1fbf02681b3e", "electric": "d01b30003bdfff73"}
+
+
+def test_the_settings_hash_follows_every_setting_but_the_image():
+    base = specs()
+    new_tag = dict(LEGAL, backend=dict(LEGAL["backend"], tag="v2"))
+    assert specs(new_tag)["backend"]["spec"] != base["backend"]["spec"]
+    assert specs(new_tag)["backend"]["settings"] == base["backend"]["settings"]
+    changed_env = dict(new_tag, backend=dict(new_tag["backend"], env={"FOO": 2}))
+    assert specs(changed_env)["backend"]["settings"] != base["backend"]["settings"]
+    assert specs(settings=dict(SETTINGS, stop_timeout=10))["frontend"]["settings"] != base["frontend"]["settings"]
+
+
 def test_a_service_without_frontend_or_electric_runs_only_a_backend():
     auth = {"name": "auth", "domain": "auth.sertantai.com", "database": "auth", "backend": {"image": "r/auth", "port": 4001}}
     result = specs(auth)
@@ -157,7 +185,8 @@ def test_create_specs_label_each_new_container_and_leave_out_what_the_engine_lac
     assert backend["name"] == "sertantai-legal-green" and backend["image"] == containers["backend"]["image"]
     assert backend["env"] == containers["backend"]["env"] and backend["memory"] == "1g"
     assert backend["labels"] == {"org.sertantai.service": "legal", "org.sertantai.component": "backend",
-                                 "org.sertantai.color": "green", "org.sertantai.spec": containers["backend"]["spec"]}
+                                 "org.sertantai.color": "green", "org.sertantai.spec": containers["backend"]["spec"],
+                                 "org.sertantai.settings": containers["backend"]["settings"]}
     assert frontend["labels"]["org.sertantai.color"] == "blue" and frontend["name"] == "sertantai-legal-frontend-blue"
     assert ("start_interval" in backend["healthcheck"]) is start_interval
     assert backend["healthcheck"]["test"] == containers["backend"]["healthcheck"]["test"]
