@@ -130,6 +130,9 @@ def test_check_only_and_check_mode_change_nothing(host):
     result = record(host, "checks")
     assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
+    # check_only asks the registry too: the newer frontend under the live tag.
+    assert re.search(r"frontend +sertantai-legal-frontend-(blue|green) .* replace it: a newer image in the registry \(tag v1\)",
+                     result["check_only_out"]), result["check_only_out"]
     assert result["check_would_drop"], "check mode says what the cache clear would drop"
     # A tag the server has not pulled: reported, not pulled, and its healthcheck tool not asked for.
     assert "backend to deploy as sertantai-legal-" in folded(result["check_plan"])
