@@ -520,10 +520,10 @@ def pull_summary(entries, check_mode=False):
     if failed:
         text = "; ".join("%s could not be pulled (%s)" % (entry["image"], entry["error"]) for entry in failed)
         return "Check mode pulls nothing, and a run would fail: %s" % text if check_mode else text
-    changed = [entry["image"] for entry in entries if entry["changed"]]
-    pulled = [entry["image"] for entry in entries if entry["pulled"]]
     if check_mode:
         return check_summary(entries)
+    changed = [entry["image"] for entry in entries if entry["changed"]]
+    pulled = [entry["image"] for entry in entries if entry["pulled"]]
     if not pulled:
         return "All %d image(s) are present locally: nothing pulled." % len(entries)
     if changed:
