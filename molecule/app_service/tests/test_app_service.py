@@ -88,6 +88,17 @@ def test_a_refused_login_stops_before_anything_changes(host):
     assert by_name(result["before"]) == by_name(result["after"])
 
 
+def test_check_only_with_a_refused_token_says_every_component_would_fail_at_the_login(host):
+    result = record(host, "denied_check_only")
+    assert int(result["rc"]) == 0, result["out"]
+    out = result["out"]
+    for component in ("backend", "frontend", "electric"):
+        assert re.search(r"%s +sertantai-legal-\S+ .* fail at the registry login \(below\)" % component, out), out
+    assert "leave it (up to date)" not in out
+    assert "A deploy would fail at the registry login: could not log in to localhost:5000" in folded(out), out
+    assert "expired-token" not in out
+
+
 def test_a_deploy_while_nginx_is_stopped_is_refused_before_anything_starts(host):
     result = record(host, "nginx_stopped")
     assert int(result["rc"]) != 0
@@ -130,6 +141,8 @@ def test_check_only_and_check_mode_change_nothing(host):
     result = record(host, "checks")
     assert int(result["check_only_rc"]) == 0 and int(result["check_rc"]) == 0
     assert "A DEPLOY WOULD" in result["check_only_out"] and "replace it" in result["check_only_out"]
+    # The table says it per component; the deploy's one-line plan is not printed beside it.
+    assert "Say what the deploy will do" not in result["check_only_out"]
     # check_only asks the registry too: the newer frontend under the live tag.
     assert re.search(r"frontend +sertantai-legal-frontend-(blue|green) .* replace it: a newer image in the registry \(tag v1\)",
                      result["check_only_out"]), result["check_only_out"]
