@@ -9,12 +9,17 @@ secret, a certificate and an inner volume, removed as `scripts/demo down` remove
 Names: sertantai-test-keepdisk (container, removed by name before and after) and its volumes
 sertantai-test-keepdisk-{docker,opt,letsencrypt}, which are kept, as the demo keeps its own (nothing removes a
 volume); the next run of this test uses them again and writes what it checks anew.
+
+A server container that restarts (the machine's dockerd restarted, or the machine rebooted) keeps its
+/run, which a real server's boot empties: its engine must start again although the pid files of the last
+start name a pid another process has now.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -57,3 +62,20 @@ def test_a_server_started_again_finds_its_secrets_certificates_and_engine_data(s
                   "cat /opt/sertantai/secrets/postgres_superuser_password /etc/letsencrypt/live/legal.sertantai.test/fullchain.pem"
                   " && docker volume ls -q").stdout.split()
     assert kept == ["kept", "kept", "shared_postgres_data"]
+
+
+def test_a_restarted_server_starts_its_engine_over_the_pid_files_of_the_last_start(server_key):
+    create(server_key)
+    # PID 1 runs at every start (the entrypoint, then sshd): a pid file naming it is one that names a live process.
+    docker("exec", SERVER, "sh", "-c", "docker volume create shared_postgres_data >/dev/null"
+           " && echo 1 > /var/run/docker.pid && echo 1 > /var/run/docker/containerd/containerd.pid")
+    docker("restart", SERVER)
+    deadline = time.monotonic() + 60
+    while True:
+        volumes = docker("exec", SERVER, "docker", "volume", "ls", "-q", check=False)
+        if volumes.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    log = docker("exec", SERVER, "tail", "-5", "/var/log/dockerd.log", check=False).stdout
+    assert volumes.returncode == 0, "the engine did not start after a restart: %s\n%s" % (volumes.stderr, log)
+    assert "shared_postgres_data" in volumes.stdout.split()

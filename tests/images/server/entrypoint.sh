@@ -27,6 +27,11 @@ if command -v dockerd >/dev/null; then
         printf '{"insecure-registries": [%s]}\n' \
             "$(printf '"%s",' $SERVER_INSECURE_REGISTRIES | sed 's/,$//')" > /etc/docker/daemon.json
     fi
+    # A server's boot empties /run (a tmpfs); a container that restarts keeps it. The pid files of the
+    # last start's dockerd and containerd then name processes that are gone, and when another process
+    # has that pid now, dockerd refuses to start ("process with PID N is still running") or waits for
+    # a containerd that is not there. Nothing of theirs runs before this line.
+    rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
     # Docker 26 and later disable IPv6 on the interfaces of an IPv4-only network through a sysctl
     # that a container in a container cannot write; this lets dockerd go on (see
     # tests/images/server-bare/docker-default). A real server needs none of this.
