@@ -156,6 +156,10 @@ def test_check_only_and_check_mode_change_nothing(host):
     assert re.search(r"frontend to deploy as sertantai-legal-frontend-(blue|green): a newer image in the registry \(tag v1\)",
                      folded(result["check_plan"])), result["check_plan"]
     assert result["frontend_image_after"] == result["frontend_image_before"]
+    # Its healthcheck tool cannot be proven without the pull, and the check says so.
+    assert ("Not checked, because check mode does not pull: the healthcheck tool of the newer image in the registry "
+            "under localhost:5000/sertantai-legal-frontend:v1. A run proves it after the pull") in folded(result["check_unproven"]), \
+        result["check_unproven"]
     # A mistyped tag: the check fails with the registry's answer, as the run's pull would, before anything.
     typo = "localhost:5000/sertantai-legal-backend:v2-typo"
     assert int(result["typo_rc"]) != 0
