@@ -280,8 +280,8 @@ def create_specs(containers, new, service, start_interval=True):
             healthcheck.pop("start_interval", None)
         result.append(dict(
             name=item["new"], image=conf["image"], env=conf["env"],
-            labels={"org.sertantai.service": service, "org.sertantai.component": item["component"],
-                    "org.sertantai.color": item["color"], LABEL_SPEC: conf["spec"], LABEL_SETTINGS: conf["settings"]},
+            labels={LABEL_SERVICE: service, LABEL_COMPONENT: item["component"], LABEL_COLOR: item["color"],
+                    LABEL_SPEC: conf["spec"], LABEL_SETTINGS: conf["settings"]},
             healthcheck=healthcheck, restart_policy=conf["restart_policy"], stop_timeout=conf["stop_timeout"],
             volumes=conf["volumes"], memory=conf["memory"], cpus=conf["cpus"],
         ))

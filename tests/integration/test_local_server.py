@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
 from tests.support.ansible import BIN, REPO, ansible_env
-from tests.support.docker import docker, remove_containers
+from tests.support.docker import docker, remove_containers, wait_until
 
 SERVER = "sertantai-test-keepdisk"
 
@@ -70,12 +69,15 @@ def test_a_restarted_server_starts_its_engine_over_the_pid_files_of_the_last_sta
     docker("exec", SERVER, "sh", "-c", "docker volume create shared_postgres_data >/dev/null"
            " && echo 1 > /var/run/docker.pid && echo 1 > /var/run/docker/containerd/containerd.pid")
     docker("restart", SERVER)
-    deadline = time.monotonic() + 60
-    while True:
-        volumes = docker("exec", SERVER, "docker", "volume", "ls", "-q", check=False)
-        if volumes.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    log = docker("exec", SERVER, "tail", "-5", "/var/log/dockerd.log", check=False).stdout
-    assert volumes.returncode == 0, "the engine did not start after a restart: %s\n%s" % (volumes.stderr, log)
-    assert "shared_postgres_data" in volumes.stdout.split()
+    try:
+        volumes = wait_until(engine_volumes, timeout=60, interval=1, what="the server's engine after a restart")
+    except AssertionError:
+        log = docker("exec", SERVER, "tail", "-5", "/var/log/dockerd.log", check=False).stdout
+        raise AssertionError("the engine did not start after a restart:\n%s" % log) from None
+    assert "shared_postgres_data" in volumes
+
+
+def engine_volumes():
+    """The volumes of the server's engine, or None while it does not answer."""
+    proc = docker("exec", SERVER, "docker", "volume", "ls", "-q", check=False)
+    return proc.stdout.split() if proc.returncode == 0 else None
