@@ -16,7 +16,8 @@ description:
   - "Problems: a component with no live container, or one that is not running or not healthy; Electric waiting
     for its replication lock, or its slot missing, inactive, lost or retaining too much WAL; a certificate missing,
     expired, expiring within O(settings.cert_min_days) days, or still self-signed where certbot should have issued
-    it; PostgreSQL unreachable, a database missing, C(wal_level) not C(logical) with Electric in the fleet; the nginx
+    it; where certificates are issued, no running schedule of C(certbot renew) (the timer not active, cron not
+    running, or neither scheduled); PostgreSQL unreachable, a database missing, C(wal_level) not C(logical) with Electric in the fleet; the nginx
     container not running or not healthy; a filesystem under a named volume fuller than O(settings.disk_max_percent)."
 options:
   _input:
@@ -47,13 +48,15 @@ options:
   cert_lines:
     description:
       - "Lines C(cert <domain> missing) or C(cert <domain> <self-signed|issued> <not after> <now> <issuer>) (epoch
-        seconds, by the server's clock)."
+        seconds, by the server's clock), and one line C(renewal timer <systemctl is-active of the timer, or missing>)
+        or C(renewal cron <active|inactive|missing>) (cron runs or not; its file is missing)."
     type: list
     elements: str
   settings:
     description:
       - "C(cert_min_days) (14), C(disk_max_percent) (90), C(issue_certificates) (true: a self-signed certificate is a
-        problem), C(nginx_container), C(pg_container), C(volumes) (the named volumes to list)."
+        problem, and the renewal schedule is checked), C(nginx_container), C(pg_container), C(renew_name) (the name
+        of the timer or cron file, C(sertantai_certbot_renew_name)), C(volumes) (the named volumes to list)."
     type: dict
     required: true
 """
@@ -70,7 +73,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C(shared): rows C({shared, container, state, details}) of nginx and PostgreSQL; C(components): rows
+    - "C(shared): rows C({shared, container, state, details}) of PostgreSQL, nginx and C(certbot renew) (where
+      certificates are issued); C(components): rows
       C({service, component, container, tag, health, restarts, deploy}); C(services): rows
       C({service, electric, lag, certificate, database, urls}); C(volumes): rows C({volume, size, filesystem, used});
       C(problems): one line per unhealthy thing; C(notes): what is worth knowing but not unhealthy."

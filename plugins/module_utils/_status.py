@@ -4,7 +4,8 @@
 """Private to the collection: the status report of one host (playbooks/status.yml).
 
 From what the play read on a host (app_service_info per service, pg_cluster_info, electric_slots_info,
-and two shell reads: the shared containers with the named volumes, and the certificates), the rows
+and two shell reads: the shared containers with the named volumes, and the certificates with their
+renewal schedule), the rows
 of the tables a person reads and the list of problems that make the play fail. Pure functions; no I/O.
 """
 
@@ -50,6 +51,20 @@ def parse_cert_lines(lines):
             days = (end - now) // 86400 if end is not None and now is not None else None
             certs[parts[1]] = dict(kind=parts[2], days=days, issuer=parts[5] if len(parts) > 5 else None)
     return certs
+
+
+def parse_renewal_line(lines):
+    """``(scheduler, state)`` of the certificate renewal from the certificate read, None without its line.
+
+    Line: ``renewal timer <state>`` on a host with systemd (``systemctl is-active`` of the timer, or
+    ``missing``), ``renewal cron <active|inactive|missing>`` without (cron runs or not, the cron file
+    exists or not).
+    """
+    for line in lines or []:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "renewal":
+            return parts[1], parts[2]
+    return None
 
 
 def image_tag(ref):
@@ -168,6 +183,29 @@ def certificate_cell(service, cert, settings, problems):
     return cell
 
 
+def renewal_row(renewal, name, problems):
+    """The shared row of ``certbot renew``'s schedule (the certbot role's timer or cron file); problems added."""
+    row = dict(shared="certbot renew", container=NONE)
+    if renewal is None:
+        problems.append("certbot renew: its schedule could not be read")
+        return dict(row, state="?", details=NONE)
+    scheduler, state = renewal
+    if scheduler == "timer":
+        what = "systemd timer %s.timer" % name
+    else:
+        what = "cron, /etc/cron.d/%s" % name
+    if state == "missing":
+        problems.append("certbot renew: not scheduled, no %s (playbooks/site.yml schedules it)" % what)
+        return dict(row, state="NOT SCHEDULED", details=what)
+    if state != "active" and scheduler == "timer":
+        problems.append("certbot renew: the %s is %s, so no certificate renews (playbooks/site.yml starts it)" % (what, state))
+    elif state != "active":
+        problems.append("certbot renew: cron does not run, so /etc/cron.d/%s never runs and no certificate renews "
+                        "(playbooks/site.yml starts cron)" % name)
+        state = "cron not running"
+    return dict(row, state=state, details=what)
+
+
 def database_cell(service, postgres, problems):
     if unread(postgres, "version"):
         return "%s ?" % service["database"]
@@ -242,7 +280,8 @@ def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, sett
     ``fleet``: the host's normalised services; ``apps``: app_service_info results by service (or
     ``{failed, msg}``); ``postgres``/``electric``: the pg_cluster_info / electric_slots_info results (None
     when not run); ``docker_lines``/``cert_lines``: the shell reads (see the parse functions);
-    ``settings``: cert_min_days, disk_max_percent, issue_certificates, nginx_container, pg_container, volumes.
+    ``settings``: cert_min_days, disk_max_percent, issue_certificates, nginx_container, pg_container, renew_name,
+    volumes.
     """
     problems, notes = [], []
     containers, volumes = parse_docker_lines(docker_lines)
@@ -254,6 +293,10 @@ def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, sett
     pg_row["details"] = postgres_details(postgres, pg_container, has_electric, problems, notes)
     report = dict(shared=[pg_row, shared_row("nginx", settings.get("nginx_container", "nginx"), containers, problems)],
                   components=[], services=[])
+    # Where certificates are issued, certbot renews them; nothing else says that it stopped until they expire.
+    if settings.get("issue_certificates", True):
+        report["shared"].append(renewal_row(parse_renewal_line(cert_lines), settings.get("renew_name", "sertantai-certbot-renew"),
+                                            problems))
     if electric is not None and unread(electric, "slots") and not unread(postgres, "version"):
         problems.append("Electric slots: could not be read: %s" % (electric.get("msg") or "unknown error"))
     for conflict in (electric or {}).get("conflicts") or []:

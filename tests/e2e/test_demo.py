@@ -16,6 +16,9 @@ Three runs of scripts/demo (the script `make demo` runs), each over SSH against 
    Docker Engine and compose v2 from Debian's packages, then it gets its own PostgreSQL, nginx,
    certificate and enforcement. Both serve over HTTPS.
 3. run 2 again: nothing is built or pushed, site.yml changes nothing, every container stays.
+4. cron stopped on the first server (as after a crash, or an operator's `service cron stop`): status.yml
+   names the certificate renewal that would never run there, and the second server (whose cron the
+   certbot role installed) stays healthy.
 
 Names: sertantai-test-demo-* (containers, network), loopback ports picked free, everything on tmpfs;
 removed by `scripts/demo down` before and after. The developer's own demo (sertantai-hz-local*) is
@@ -24,6 +27,7 @@ never touched.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -287,3 +291,27 @@ def test_a_second_run_builds_nothing_and_changes_nothing(second_run, third_run):
     assert sorted(recap) == ["sertantai-hz-local", "sertantai-hz-local-2"]
     assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap
     assert third_run["ids"] == second_run["ids"]
+
+
+@pytest.fixture(scope="module")
+def cron_stopped(env, added, third_run):
+    """status.yml on both servers with cron stopped on the first; cron is started again afterwards."""
+    docker("exec", SERVER, "service", "cron", "stop")
+    try:
+        return run_logged(dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")), "4-status-cron-stopped",
+                          [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/local-two-servers",
+                           "-i", str(added), "playbooks/status.yml"])
+    finally:
+        docker("exec", SERVER, "service", "cron", "start")
+
+
+def test_status_names_a_renewal_that_cron_would_never_run(cron_stopped):
+    rc, text = cron_stopped
+    folded = " ".join(text.split())
+    assert rc == 2, "\n".join(text.splitlines()[-60:])
+    recap = recaps(text, "PLAY [")
+    assert recap["sertantai-hz-local"]["failed"] == 1 and recap["sertantai-hz-local-2"]["failed"] == 0, recap
+    assert ("sertantai-hz-local: 1 unhealthy: certbot renew: cron does not run, so /etc/cron.d/sertantai-certbot-renew "
+            "never runs and no certificate renews (playbooks/site.yml starts cron)") in folded, folded[-3000:]
+    rows = re.findall(r"^\s*certbot renew\s+-\s+(.+?)\s+cron, /etc/cron.d/sertantai-certbot-renew$", text, re.M)
+    assert rows == ["cron not running", "active"], text

@@ -12,7 +12,8 @@ volume); the next run of this test uses them again and writes what it checks ane
 
 A server container that restarts (the machine's dockerd restarted, or the machine rebooted) keeps its
 /run, which a real server's boot empties: its engine must start again although the pid files of the last
-start name a pid another process has now.
+start name a pid another process has now. And like a boot, the restart starts the services enabled for
+boot (cron, which runs the certificate renewal) and not one that was disabled.
 """
 
 from __future__ import annotations
@@ -81,3 +82,26 @@ def engine_volumes():
     """The volumes of the server's engine, or None while it does not answer."""
     proc = docker("exec", SERVER, "docker", "volume", "ls", "-q", check=False)
     return proc.stdout.split() if proc.returncode == 0 else None
+
+
+def test_a_restarted_server_starts_the_services_enabled_for_boot_and_not_the_disabled(server_key):
+    create(server_key)
+    wait_until(booted, timeout=60, interval=1, what="the server's first start")
+    assert cron_runs(), "cron, enabled by its package, does not run after the first start"
+    docker("exec", SERVER, "sh", "-c", "service cron stop >/dev/null && update-rc.d cron disable")
+    docker("restart", SERVER)
+    wait_until(booted, timeout=60, interval=1, what="the server's start after a restart")
+    assert not cron_runs(), "cron was disabled for boot, and the restart started it"
+    docker("exec", SERVER, "update-rc.d", "cron", "enable")
+    docker("restart", SERVER)
+    wait_until(booted, timeout=60, interval=1, what="the server's start after a restart")
+    assert cron_runs(), "cron, enabled again, does not run after the restart"
+
+
+def booted():
+    """True once the entrypoint is done: it ends by replacing itself with sshd, after the boot's services."""
+    return docker("exec", SERVER, "cat", "/proc/1/comm", check=False).stdout.strip() == "sshd"
+
+
+def cron_runs():
+    return docker("exec", SERVER, "sh", "-c", "grep -qsx cron /proc/[0-9]*/comm", check=False).returncode == 0

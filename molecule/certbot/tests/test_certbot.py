@@ -87,6 +87,12 @@ def test_deploy_hook_and_schedule(host):
     assert cron.contains("17 3,15 \\* \\* \\* root REQUESTS_CA_BUNDLE=%s certbot renew --quiet" % PEBBLE_API_CA)
 
 
+def test_cron_runs_the_schedule_and_starts_at_boot(host):
+    # prepare.yml stopped cron and disabled it for boot: an entry in /etc/cron.d alone renews nothing.
+    assert host.run("grep -qsx cron /proc/[0-9]*/comm").rc == 0, "cron does not run: the renewal entry never runs"
+    assert host.run("ls /etc/rc2.d/S*cron").rc == 0, "cron is not enabled for boot: " + host.run("ls /etc/rc2.d").stdout
+
+
 def test_dns_mismatch_is_reported_before_any_acme_request(host):
     result = record(host, "dns")
     assert result["failed"]

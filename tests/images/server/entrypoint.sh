@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the server's own dockerd (when Docker is installed), then sshd in the foreground.
+# Start the server's own dockerd (when Docker is installed) and the other services enabled at boot,
+# then sshd in the foreground.
 # SERVER_AUTHORIZED_KEY: the public key allowed to log in as root.
 # SERVER_INSECURE_REGISTRIES: space-separated registries the engine may use over plain HTTP.
 # SERVER_FORWARDS: space-separated <port>=<address>:<port>; each listens on 127.0.0.1:<port> of the
@@ -41,4 +42,15 @@ if command -v dockerd >/dev/null; then
         sleep 0.5
     done
 fi
+# A boot also starts the other services enabled for it: the sysv-rc links of runlevel 2, Debian's
+# default (cron, enabled by its package and by the certbot role, which schedules the renewal with
+# it). A link the role or an operator disabled (K01cron) is not started. sshd and dockerd are
+# started by this script (dockerd above, sshd below), so their links are skipped.
+for link in /etc/rc2.d/S[0-9][0-9]*; do
+    [ -x "$link" ] || continue
+    service=${link##*/S[0-9][0-9]}
+    case "$service" in ssh | docker) continue ;; esac
+    "$link" start >"/var/log/boot-$service.log" 2>&1 \
+        || echo "server-entrypoint: $service did not start at boot (log: /var/log/boot-$service.log)" >&2
+done
 exec /usr/sbin/sshd -D -e

@@ -60,9 +60,10 @@ DOCKER_LINES = [
 ]
 
 
-def cert_lines(legal_days=80, auth_days=80, legal_kind="issued", auth_kind="issued"):
+def cert_lines(legal_days=80, auth_days=80, legal_kind="issued", auth_kind="issued", renewal="timer active"):
     return ["cert legal.sertantai.com %s %d %d CN=R11,O=Let's Encrypt,C=US" % (legal_kind, NOW + legal_days * DAY + 60, NOW),
-            "cert auth.sertantai.com %s %d %d CN=R11,O=Let's Encrypt,C=US" % (auth_kind, NOW + auth_days * DAY + 60, NOW)]
+            "cert auth.sertantai.com %s %d %d CN=R11,O=Let's Encrypt,C=US" % (auth_kind, NOW + auth_days * DAY + 60, NOW)] + (
+        ["renewal " + renewal] if renewal else [])
 
 
 def report(apps=None, postgres="default", electric_result="default", docker_lines=None, certs=None, settings=None):
@@ -87,10 +88,12 @@ def test_a_healthy_host_has_no_problem_and_every_row():
     assert legal["database"] == "sertantai_legal_prod 7.0 MB"
     assert legal["urls"] == "https://legal.sertantai.com/  /api/  /electric/"
     assert (auth["electric"], auth["lag"], auth["urls"]) == ("-", "-", "https://auth.sertantai.com/  /api/")
-    postgres_row, nginx_row = result["shared"]
+    postgres_row, nginx_row, renewal_row = result["shared"]
     assert postgres_row["state"] == "healthy, 2 restarts"
     assert postgres_row["details"] == "16.4, wal_level=logical, max_slot_wal_keep_size=4096MB"
     assert nginx_row == dict(shared="nginx", container="nginx", state="healthy, 0 restarts", details="-")
+    assert renewal_row == dict(shared="certbot renew", container="-", state="active",
+                               details="systemd timer sertantai-certbot-renew.timer")
     assert [v["volume"] for v in result["volumes"]] == SETTINGS["volumes"]
     assert result["volumes"][0]["used"] == "20% of 93.1 GB (74.5 GB free)"
 
@@ -128,8 +131,20 @@ def down(**fields):
     (dict(certs=cert_lines(auth_days=20), settings={"cert_min_days": 30}),
      "auth certificate of auth.sertantai.com: expires in 20 days (less than 30;"),
     (dict(certs=cert_lines(legal_kind="self-signed")), "legal certificate of legal.sertantai.com: still the self-signed bootstrap"),
-    (dict(certs=cert_lines()[:1] + ["cert auth.sertantai.com missing"]),
+    (dict(certs=cert_lines()[:1] + ["cert auth.sertantai.com missing"] + cert_lines()[2:]),
      "auth certificate of auth.sertantai.com: missing (playbooks/site.yml makes one)"),
+    (dict(certs=cert_lines(renewal="cron inactive")),
+     "certbot renew: cron does not run, so /etc/cron.d/sertantai-certbot-renew never runs and no certificate renews "
+     "(playbooks/site.yml starts cron)"),
+    (dict(certs=cert_lines(renewal="timer inactive")),
+     "certbot renew: the systemd timer sertantai-certbot-renew.timer is inactive, so no certificate renews"),
+    (dict(certs=cert_lines(renewal="timer failed"), settings={"renew_name": "renew-certs"}),
+     "certbot renew: the systemd timer renew-certs.timer is failed"),
+    (dict(certs=cert_lines(renewal="timer missing")),
+     "certbot renew: not scheduled, no systemd timer sertantai-certbot-renew.timer (playbooks/site.yml schedules it)"),
+    (dict(certs=cert_lines(renewal="cron missing")),
+     "certbot renew: not scheduled, no cron, /etc/cron.d/sertantai-certbot-renew"),
+    (dict(certs=cert_lines(renewal=None)), "certbot renew: its schedule could not be read"),
     (dict(postgres={"failed": True, "msg": "Error: No such container:\nshared_postgres"}, electric_result={"failed": True}),
      "PostgreSQL (shared_postgres): unreachable: Error: No such container: shared_postgres"),
     (dict(postgres=pg(databases=("sertantai_legal_prod",))),
@@ -175,9 +190,23 @@ def test_electric_waiting_is_shown_as_waiting_with_the_lag():
 
 
 def test_a_self_signed_certificate_is_fine_where_no_certificate_is_issued():
-    result = report(certs=cert_lines(legal_kind="self-signed", auth_kind="self-signed"), settings={"issue_certificates": False})
+    # certbot does not run there, so neither does its schedule.
+    result = report(certs=cert_lines(legal_kind="self-signed", auth_kind="self-signed", renewal="cron missing"),
+                    settings={"issue_certificates": False})
     assert result["problems"] == []
     assert result["services"][0]["certificate"] == "80 days (self-signed)"
+    assert [row["shared"] for row in result["shared"]] == ["PostgreSQL", "nginx"]
+
+
+@pytest.mark.parametrize("renewal, state, details", [
+    ("cron active", "active", "cron, /etc/cron.d/sertantai-certbot-renew"),
+    ("cron inactive", "cron not running", "cron, /etc/cron.d/sertantai-certbot-renew"),
+    ("timer inactive", "inactive", "systemd timer sertantai-certbot-renew.timer"),
+    ("cron missing", "NOT SCHEDULED", "cron, /etc/cron.d/sertantai-certbot-renew"),
+])
+def test_the_renewal_schedule_is_a_shared_row(renewal, state, details):
+    row = report(certs=cert_lines(renewal=renewal))["shared"][2]
+    assert row == dict(shared="certbot renew", container="-", state=state, details=details)
 
 
 def test_not_up_to_date_and_leftovers_are_shown_but_not_problems():
