@@ -17,8 +17,9 @@ description:
     for its replication lock, or its slot missing, inactive, lost or retaining too much WAL; a certificate missing,
     expired, expiring within O(settings.cert_min_days) days, or still self-signed where certbot should have issued
     it; where certificates are issued, no running schedule of C(certbot renew) (the timer not active, cron not
-    running, or neither scheduled); PostgreSQL unreachable, a database missing, C(wal_level) not C(logical) with Electric in the fleet; the nginx
-    container not running or not healthy; a filesystem under a named volume fuller than O(settings.disk_max_percent)."
+    running, or neither scheduled); PostgreSQL unreachable, a database missing, C(wal_level) not C(logical) with
+    Electric in the fleet; the nginx container not running or not healthy; a filesystem under a named volume fuller
+    than O(settings.disk_max_percent)."
 options:
   _input:
     description: The services of the host, as the fleet role normalised them (C(sertantai_fleet)).

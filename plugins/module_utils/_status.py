@@ -5,8 +5,8 @@
 
 From what the play read on a host (app_service_info per service, pg_cluster_info, electric_slots_info,
 and two shell reads: the shared containers with the named volumes, and the certificates with their
-renewal schedule), the rows
-of the tables a person reads and the list of problems that make the play fail. Pure functions; no I/O.
+renewal schedule), the rows of the tables a person reads and the list of problems that make the play
+fail. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -295,8 +295,8 @@ def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, sett
                   components=[], services=[])
     # Where certificates are issued, certbot renews them; nothing else says that it stopped until they expire.
     if settings.get("issue_certificates", True):
-        report["shared"].append(renewal_row(parse_renewal_line(cert_lines), settings.get("renew_name", "sertantai-certbot-renew"),
-                                            problems))
+        renewal = parse_renewal_line(cert_lines)
+        report["shared"].append(renewal_row(renewal, settings.get("renew_name", "sertantai-certbot-renew"), problems))
     if electric is not None and unread(electric, "slots") and not unread(postgres, "version"):
         problems.append("Electric slots: could not be read: %s" % (electric.get("msg") or "unknown error"))
     for conflict in (electric or {}).get("conflicts") or []:
