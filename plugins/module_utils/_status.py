@@ -190,14 +190,11 @@ def renewal_row(renewal, name, problems):
         problems.append("certbot renew: its schedule could not be read")
         return dict(row, state="?", details=NONE)
     scheduler, state = renewal
-    if scheduler == "timer":
-        what = "systemd timer %s.timer" % name
-    else:
-        what = "cron, /etc/cron.d/%s" % name
+    what = "systemd timer %s.timer" % name if scheduler == "timer" else "cron, /etc/cron.d/%s" % name
     if state == "missing":
         problems.append("certbot renew: not scheduled, no %s (playbooks/site.yml schedules it)" % what)
-        return dict(row, state="NOT SCHEDULED", details=what)
-    if state != "active" and scheduler == "timer":
+        state = "NOT SCHEDULED"
+    elif state != "active" and scheduler == "timer":
         problems.append("certbot renew: the %s is %s, so no certificate renews (playbooks/site.yml starts it)" % (what, state))
     elif state != "active":
         problems.append("certbot renew: cron does not run, so /etc/cron.d/%s never runs and no certificate renews "

@@ -135,19 +135,15 @@ def assert_served(answers, domain):
     assert '"service":"%s"' % domain.split(".")[0] in answers[(domain, "/api/")][1]
 
 
-def container_ids(server):
-    out = docker("exec", server, "docker", "ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}}").stdout
-    return {name: (cid, state) for name, cid, state in (line.split() for line in out.splitlines())}
-
-
-def healthy_containers(server):
-    """The names of the server's containers once every one of them is healthy, else None (also while its engine
-    does not answer)."""
-    proc = docker("exec", server, "docker", "ps", "-a", "--format", "{{.Names}} {{.Status}}", check=False)
-    lines = proc.stdout.splitlines()
-    if proc.returncode != 0 or not lines or not all(line.endswith("(healthy)") for line in lines):
+def container_ids(server, healthy=False):
+    """{name: (id, state)} of the server's containers. With ``healthy``: None unless every one of them is
+    healthy (also while the server's engine does not answer)."""
+    proc = docker("exec", server, "docker", "ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}} {{.Status}}",
+                  check=not healthy)
+    rows = [line.split(" ", 3) for line in proc.stdout.splitlines()]
+    if healthy and (proc.returncode != 0 or not rows or not all(status.endswith("(healthy)") for *_, status in rows)):
         return None
-    return sorted(line.split()[0] for line in lines)
+    return {name: (cid, state) for name, cid, state, _status in rows}
 
 
 def databases(server):
@@ -333,13 +329,14 @@ def test_status_names_a_renewal_that_cron_would_never_run(cron_stopped):
 
 @pytest.fixture(scope="module")
 def engine_restarted(third_run):
-    """The second server's engine restarted by its init script; its containers once all are healthy again."""
+    """After the third run, the second server's engine restarted by its init script; its containers once all are
+    healthy again."""
     start = time.monotonic()
     docker("exec", SERVER_2, "service", "docker", "restart")
-    wait_until(lambda: healthy_containers(SERVER_2) == sorted(third_run["ids_2"]), timeout=180, interval=2,
-               what="every container of %s healthy after its engine restarted" % SERVER_2)
+    ids = wait_until(lambda: container_ids(SERVER_2, healthy=True), timeout=180, interval=2,
+                     what="every container of %s healthy after its engine restarted" % SERVER_2)
     print("engine restart: every container healthy again after %.0f s" % (time.monotonic() - start))
-    return container_ids(SERVER_2)
+    return ids
 
 
 def test_after_an_engine_restart_every_container_comes_back_and_serves(third_run, engine_restarted):
