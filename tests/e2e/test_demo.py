@@ -141,7 +141,7 @@ def container_ids(server, healthy=False):
     proc = docker("exec", server, "docker", "ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}} {{.Status}}",
                   check=not healthy)
     rows = [line.split(" ", 3) for line in proc.stdout.splitlines()]
-    if healthy and (proc.returncode != 0 or not rows or not all(status.endswith("(healthy)") for *_, status in rows)):
+    if healthy and (proc.returncode != 0 or not rows or not all(row[3].endswith("(healthy)") for row in rows)):
         return None
     return {name: (cid, state) for name, cid, state, _status in rows}
 
