@@ -212,6 +212,21 @@ def test_migrate_runs_in_the_new_backend_and_logs_are_shown(host):
     assert len(backends) == 1 and backends[0].endswith("running"), "the failed candidate was cleaned up"
 
 
+def test_a_deploy_removes_the_old_images_of_the_service_beyond_those_it_keeps(host):
+    result = record(host, "migrate")
+    # Three images of the frontend (the live one, the one the check pushed and took back, a newer one built
+    # beside): a deploy keeping 1 of each component removes the one that is neither the newest nor in use, though
+    # it deployed the backend and Electric.
+    said = dict(line.split() for line in result["images_after"] if line.startswith(("live ", "newest ")))
+    before, after = result["images_before"], [line for line in result["images_after"] if line.startswith("sha256:")]
+    assert len(set(before)) == 3 and said["live"] in before and said["newest"] in before, result
+    assert sorted(after) == sorted([said["live"], said["newest"]])
+    [old] = [image for image in before if image not in after]
+    [pruned] = result["pruned"]
+    # The YAML callback folds a long message over lines.
+    assert folded(pruned).startswith("msg: removed 1 old image (sertantai-legal-frontend %s), freed up to " % old[7:19]), pruned
+
+
 def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(host):
     result = record(host, "race")
     assert sorted(result["rcs"]) == [0, 2]
