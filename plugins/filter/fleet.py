@@ -29,6 +29,12 @@ options:
     description: Prefix of every container name derived from a service name.
     type: str
     default: sertantai-
+  tags:
+    description:
+      - "For one run, the tag of some components replaced: C({service name: {component: tag}}). C(deploy.yml -e tag=)
+        deploys an earlier version this way, without a change to the fleet description. A tag that is not valid is a
+        problem like any other."
+    type: dict
   strict:
     description:
       - Return the list of services itself, and fail with one message that names every problem when there is
@@ -61,9 +67,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sertantai.deploy.plugins.module_utils._fleet import FleetError, build_fleet
 
 
-def fleet(services, host_services=None, container_prefix="sertantai-", strict=False):
+def fleet(services, host_services=None, container_prefix="sertantai-", strict=False, tags=None):
     try:
-        built = build_fleet(services, host_services, container_prefix)
+        built = build_fleet(services, host_services, container_prefix, tags)
     except FleetError as exc:
         if strict:
             raise AnsibleFilterError("invalid fleet description (sertantai_services): %s" % "; ".join(exc.errors))

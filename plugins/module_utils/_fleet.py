@@ -239,8 +239,32 @@ def select_services(services, host_services):
     return [s for s in services if s["name"] in host_services], errors
 
 
-def build_fleet(services, host_services=None, container_prefix="sertantai-"):
-    """Validate, then return the normalised services of one host. Raises FleetError."""
+def with_tags(services, tags):
+    """The fleet description with the tag of some components replaced, for one run: ``tags`` is
+    ``{service name: {component: tag}}`` (deploy.yml's ``-e tag=``, a rollback to an earlier version). A component
+    the service does not have is left to the deploy's own check. Raises FleetError for a tag that is not valid."""
+    errors = ["the tag to deploy for %s's %s, '%s', is not a valid image tag (letters, digits, '_', '.' and '-', "
+              "at most 128, not starting with '.' or '-')" % (name, comp, tag)
+              for name, comps in sorted((tags or {}).items()) for comp, tag in sorted(comps.items())
+              if not isinstance(tag, str) or not TAG_RE.match(tag)]
+    if errors:
+        raise FleetError(errors)
+    if not tags:
+        return services
+    result = copy.deepcopy(services)
+    for service in result:
+        if not isinstance(service, dict):
+            continue
+        for comp, tag in (tags.get(service.get("name")) or {}).items():
+            if isinstance(service.get(comp), dict):
+                service[comp]["tag"] = tag
+    return result
+
+
+def build_fleet(services, host_services=None, container_prefix="sertantai-", tags=None):
+    """Validate, then return the normalised services of one host, with ``tags`` (with_tags) applied. Raises
+    FleetError."""
+    services = with_tags(services, tags)
     errors = validate_services(services)
     if errors:
         raise FleetError(errors)

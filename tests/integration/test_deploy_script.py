@@ -24,6 +24,8 @@ CASES = [
     (["--check-only"], '{"components": ["frontend","backend"]}', ["check_only=true"]),
     (["--logs"], '{"components": ["frontend","backend"]}', ["logs=true"]),
     (["--release-lock"], '{"components": ["frontend","backend"]}', ["docker_host_lock_release=true"]),
+    (["--backend", "--tag", "061c576"], '{"components": ["backend"]}', ["tag=061c576"]),
+    (["--tag=061c576"], '{"components": ["frontend","backend"]}', ["tag=061c576"]),
 ]
 
 

@@ -227,6 +227,19 @@ def test_a_deploy_removes_the_old_images_of_the_service_beyond_those_it_keeps(ho
     assert folded(pruned).startswith("msg: removed 1 old image (sertantai-legal-frontend %s), freed up to " % old[7:19]), pruned
 
 
+def test_a_deploy_by_tag_runs_that_tag_and_says_the_fleet_names_another(host):
+    result = record(host, "tag")
+    assert int(result["rc"]) == 0, result["out"]
+    images = dict(line.split() for line in result["images"])
+    assert images["backend"] == "localhost:5000/sertantai-legal-backend:v2-unpulled"
+    assert images["frontend"] == "localhost:5000/sertantai-legal-frontend:v1", "only the components asked for"
+    assert "legal: backend deployed with tag v2-unpulled, not with the tag the fleet description names" in folded(result["out"])
+    # A tag that is not one is refused by the fleet's own rule, before the lock or anything else.
+    assert int(result["bad_rc"]) != 0
+    assert "the tag to deploy for legal's backend, 'v1 --rm', is not a valid image tag" in folded(result["bad_out"])
+    assert re.search(r"changed=0 +unreachable=0 +failed=1", result["bad_out"]), result["bad_out"]
+
+
 def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(host):
     result = record(host, "race")
     assert sorted(result["rcs"]) == [0, 2]

@@ -133,3 +133,24 @@ def test_host_services_selects_and_rejects_unknown():
 ])
 def test_is_hostname(name, ok):
     assert _fleet.is_hostname(name) is ok
+
+
+def test_tags_replace_the_tag_of_the_named_components_for_one_run():
+    services = fleet()
+    built = _fleet.build_fleet(services, tags={"legal": {"backend": "061c576", "frontend": "5f1252d"}})
+    legal, auth = built
+    assert legal["backend"]["ref"] == "ghcr.io/shotleybuilder/sertantai-legal-backend:061c576"
+    assert legal["frontend"]["ref"] == "ghcr.io/shotleybuilder/sertantai-legal-frontend:5f1252d"
+    assert legal["electric"]["ref"].endswith(":latest"), "a component not named keeps the fleet's tag"
+    assert auth["backend"]["ref"] == "ghcr.io/shotleybuilder/sertantai-auth-backend:latest", "so does another service"
+    assert services == fleet(), "the description itself is not changed"
+    # A component the service does not have is left to the deploy's own check (it names what the service has).
+    assert _fleet.build_fleet(services, tags={"auth": {"frontend": "v2"}})[1]["frontend"] is None
+
+
+@pytest.mark.parametrize("tag", ["v1 --rm", "-v1", "", 7])
+def test_a_tag_to_deploy_that_is_not_one_is_refused_naming_service_and_component(tag):
+    with pytest.raises(_fleet.FleetError) as err:
+        _fleet.build_fleet(fleet(), tags={"legal": {"backend": tag}})
+    assert err.value.errors == ["the tag to deploy for legal's backend, '%s', is not a valid image tag (letters, digits, "
+                                "'_', '.' and '-', at most 128, not starting with '.' or '-')" % tag]
