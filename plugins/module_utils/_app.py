@@ -31,6 +31,8 @@ LABEL_COLOR = "org.sertantai.color"
 LABEL_SPEC = "org.sertantai.spec"
 # The hash of the same settings without the image reference: tells a change of settings that comes with a new tag.
 LABEL_SETTINGS = "org.sertantai.settings"
+# The tag image_build gave the image (its commit): which build runs under a tag that moves, such as latest.
+LABEL_VERSION = "org.opencontainers.image.version"
 COMPONENTS = ("backend", "frontend", "electric")
 
 _ROUTE_RE = re.compile(r"^\s*set\s+\$sertantai_(backend|frontend|electric)_color\s+(%s)\s*;" % "|".join(COLORS), re.M)
@@ -57,6 +59,7 @@ def summarize(doc):
         spec=labels.get(LABEL_SPEC),
         settings=labels.get(LABEL_SETTINGS),
         image=(doc.get("Config") or {}).get("Image"),
+        build=built_as((doc.get("Config") or {}).get("Image"), labels.get(LABEL_VERSION)),
         image_id=doc.get("Image"),
         state=state.get("Status") or "unknown",
         running=bool(state.get("Running")),
@@ -131,6 +134,12 @@ def image_tag(ref):
         return ref.split("@", 1)[1][:19]
     last = ref.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def built_as(ref, version):
+    """The tag the image was built as (its version label), when the reference's own tag is another one (``latest``,
+    or a tag pushed again): None when it says nothing more."""
+    return version if version and ref and version != image_tag(ref) else None
 
 
 def image_repository(ref):

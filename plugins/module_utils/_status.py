@@ -124,7 +124,7 @@ def component_rows(service, app, problems, notes):
         rows.append(dict(
             service=name, component=component,
             container=live["name"] if live else NONE,
-            tag=image_tag(live.get("image")) if live else NONE,
+            tag=(image_tag(live.get("image")) + (" (%s)" % live["build"] if live.get("build") else "")) if live else NONE,
             health=(live.get("health") if live.get("running") else live.get("state")) if live else NONE,
             restarts=str(live.get("restarts", 0)) if live else NONE,
             deploy=deploy,

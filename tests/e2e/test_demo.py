@@ -229,8 +229,14 @@ def test_status_shows_every_service_healthy(first_run):
         # The Electric table: the service's instance holds its slot's lock.
         assert any(words[:2] == [service, "active"] for words in lines), "%s: Electric not active" % service
     # The component table: SERVICE COMPONENT LIVE-CONTAINER TAG HEALTH ...; 7 containers in all.
-    rows = [words for words in lines if len(words) > 4 and words[2].startswith("sertantai-")]
-    assert len(rows) == 7 and all(words[4] == "healthy" for words in rows), rows
+    rows = re.findall(r"^ *(\S+) +(backend|frontend|electric) +(sertantai-\S+) +(\S+(?: \(\S+\))?) +(\S+) ", status, re.M)
+    assert len(rows) == 7 and all(row[4] == "healthy" for row in rows), rows
+    # What build_push.yml built runs under latest, and the tag column names the build it is.
+    built = dict(((service, component), tag) for service, component, tag in
+                 re.findall(r"==> build_push.yml -e service=(\S+) -e components=(\S+) \(tag (\S+)\)", first_run["log"]))
+    assert len(built) == 4, built
+    assert dict(((row[0], row[1]), row[3]) for row in rows if row[1] != "electric") == dict(
+        (key, "latest (%s)" % tag) for key, tag in built.items())
 
 
 def test_each_service_answers_https_with_a_certificate_from_pebble(first_run):

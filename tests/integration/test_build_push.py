@@ -225,6 +225,8 @@ def test_good_push_lands_and_a_second_run_changes_nothing(tmp_path, registry):
         assert docker("image", "inspect", "--format", "{{.Id}}", "%s:%s" % (image, commit)).stdout.strip() == local_id
         labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image + ":latest").stdout)
         assert labels["org.opencontainers.image.revision"].startswith(commit)
+        # The tag it was built as, which status shows beside a tag that moves (latest).
+        assert labels["org.opencontainers.image.version"] == commit
 
     rc, again = build_push(tmp_path, registry, app, config, *login(registry))
     assert rc == 0, again

@@ -123,6 +123,21 @@ def test_ref_change(old, new, text):
     assert _app.ref_change(old, new) == text
 
 
+@pytest.mark.parametrize("ref, version, build", [
+    ("ghcr.io/o/legal-backend:latest", "061c576", "061c576"),
+    ("ghcr.io/o/legal-backend:061c576", "061c576", None),
+    ("ghcr.io/o/legal-backend:latest", None, None),
+    ("sha256:" + "a" * 64, "061c576", "061c576"),
+])
+def test_summarize_names_the_build_a_moving_tag_runs(ref, version, build):
+    labels = {"org.sertantai.component": "backend"}
+    if version:
+        labels["org.opencontainers.image.version"] = version
+    doc = {"Name": "/sertantai-legal-blue", "Id": "c" * 64, "Image": "sha256:" + "b" * 64,
+           "Config": {"Image": ref, "Labels": labels}, "State": {"Status": "running", "Running": True}}
+    assert _app.summarize(doc)["build"] == build
+
+
 def specs(service=None, secrets=None, settings=None):
     return _app.container_specs(_fleet.build_fleet([service or LEGAL])[0], secrets or SECRETS, settings or SETTINGS)
 

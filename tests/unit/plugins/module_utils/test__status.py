@@ -270,3 +270,11 @@ def test_the_inputs_are_not_changed():
     before = copy.deepcopy(apps)
     report(apps=apps)
     assert apps == before
+
+
+def test_the_tag_column_names_the_build_a_moving_tag_runs():
+    backend = live("sertantai-legal-blue", "backend", image="ghcr.io/o/legal-backend:latest")
+    backend["build"] = "061c576"
+    rows = report(apps={"legal": app(LEGAL, backend={"live": backend}), "auth": app(AUTH)})["components"]
+    assert [(r["component"], r["tag"]) for r in rows if r["service"] == "legal"] == [
+        ("backend", "latest (061c576)"), ("frontend", "v1"), ("electric", "v1")]
