@@ -233,7 +233,7 @@ def test_a_deploy_by_tag_runs_that_tag_and_says_the_fleet_names_another(host):
     images = dict(line.split() for line in result["images"])
     assert images["backend"] == "localhost:5000/sertantai-legal-backend:v2-unpulled"
     assert images["frontend"] == "localhost:5000/sertantai-legal-frontend:v1", "only the components asked for"
-    assert "legal: backend deployed with tag v2-unpulled, not with the tag the fleet description names" in folded(result["out"])
+    assert "legal: backend deployed with tag v2-unpulled, not with v1, the tag the fleet description names. The next" in folded(result["out"])
     # A tag that is not one is refused by the fleet's own rule, before the lock or anything else.
     assert int(result["bad_rc"]) != 0
     assert "the tag to deploy for legal's backend, 'v1 --rm', is not a valid image tag" in folded(result["bad_out"])
