@@ -57,6 +57,11 @@ def parse_listing(text):
     return used, listed
 
 
+def all_references(doc):
+    """Every tag and digest that names an image (its inspect document)."""
+    return (doc.get("RepoTags") or []) + (doc.get("RepoDigests") or [])
+
+
 def references(doc, repository):
     """The references of an image (its inspect document) in ``repository``: tags first, then digests."""
     name = familiar(repository)
@@ -109,23 +114,23 @@ def prune(cli, images, keep, check_mode=False):
     wanted = set(docs[ref]["Id"] for ref in images if ref in docs)
     planned = plan(listed, dict((image_id, docs[image_id]) for image_id in ids if image_id in docs), used, wanted, keep)
     removed = [dict(item, repository=entry["repository"]) for entry in planned for item in entry["remove"]]
-    errors = []
+    errors, still = [], None
     if removed and not check_mode:
         refs = [ref for item in removed for ref in item["references"]]
         rc, _out, err = cli.run("rmi", *refs, check=False)
+        # When Docker removed every reference, what is left of each image is known already; only a refusal needs
+        # another look.
         if rc != 0:
             errors = error_lines(err)
-        still = cli.inspect(*[item["id"] for item in removed], kind="image")[0]
-        gone_refs = set(refs) - set(ref for doc in still.values() for ref in (doc.get("RepoTags") or []) + (doc.get("RepoDigests") or []))
-        for item in removed:
+            still = cli.inspect(*[item["id"] for item in removed], kind="image")[0]
+    for item in removed:
+        if still is None:
+            # The image is deleted when nothing outside this repository names it.
+            item["deleted"], item["error"] = len(all_references(docs.get(item["id"]) or {})) == len(item["references"]), None
+        else:
+            left = all_references(still.get(item["id"]) or {})
             item["deleted"] = item["id"] not in still
-            item["error"] = None if set(item["references"]) <= gone_refs else reason(item, errors)
-    else:
-        for item in removed:
-            # In check mode: whether the image would be deleted, i.e. has no references outside this repository.
-            doc = docs.get(item["id"]) or {}
-            item["deleted"] = len((doc.get("RepoTags") or []) + (doc.get("RepoDigests") or [])) == len(item["references"])
-            item["error"] = None
+            item["error"] = reason(item, errors) if set(item["references"]) & set(left) else None
     freed = sum(item["size"] or 0 for item in removed if item["deleted"] and not item["error"])
     return dict(changed=any(not item["error"] for item in removed), removed=removed, freed=freed,
                 repositories=[dict(repository=entry["repository"], kept=entry["kept"]) for entry in planned])

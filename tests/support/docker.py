@@ -35,6 +35,12 @@ def inspect(name):
     return json.loads(proc.stdout)[0]
 
 
+def local_image_id(ref):
+    """The id of a local image (a reference, id or digest), None when the engine does not have it."""
+    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def wait_until(predicate, timeout=60, interval=0.5, what="condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, remove_containers
+from tests.support.docker import docker, local_image_id, remove_containers
 from tests.support.registry import start_registry
 
 WGET = "sertantai-test-preflight-wget:latest"
@@ -131,11 +131,6 @@ def push(ref, config, version):
     return image_id
 
 
-def local_id(ref):
-    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
 def test_pull_is_a_change_and_check_mode_does_not_pull(registry, monkeypatch):
     ref, config = registry
     monkeypatch.setenv("DOCKER_CONFIG", config)
@@ -150,14 +145,14 @@ def test_pull_is_a_change_and_check_mode_does_not_pull(registry, monkeypatch):
     assert checked["images"][0]["pulled"] is True and checked["images"][0]["checked_with"] is None
     assert "check mode does not pull" in checked["services"][0]["unchecked"]
     assert "Not checked, because check mode does not pull: %s" % ref in checked["msg"]
-    assert local_id(ref) is None
+    assert local_image_id(ref) is None
 
     # the real run pulls it, reports the change and checks the pulled image
     pulled = run_module("image_commands", args)
     assert not pulled.get("failed"), pulled["msg"]
     assert (pulled["changed"], pulled["pulled"], pulled["missing"]) == (True, [ref], [])
     assert pulled["images"][0]["checked_with"] == "sh" and "wget" in pulled["images"][0]["found"]
-    assert local_id(ref) == first
+    assert local_image_id(ref) == first
 
     # the registry holds the same image: pulled again, nothing changed
     again = run_module("image_commands", args)
@@ -166,11 +161,11 @@ def test_pull_is_a_change_and_check_mode_does_not_pull(registry, monkeypatch):
     # a new image under the same tag: check mode leaves the local one alone, the real run brings the new id
     second = push(ref, config, "two")
     docker("image", "tag", first, ref)
-    assert second != first and local_id(ref) == first
+    assert second != first and local_image_id(ref) == first
     checked = run_module("image_commands", args, check=True)
     assert (checked["changed"], checked["pulled"], checked["missing"]) == (False, [], [])
-    assert local_id(ref) == first
+    assert local_image_id(ref) == first
     updated = run_module("image_commands", args)
     assert (updated["changed"], updated["pulled"]) == (True, [ref])
-    assert local_id(ref) == second
+    assert local_image_id(ref) == second
     docker("rmi", "-f", first, check=False)

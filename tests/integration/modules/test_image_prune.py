@@ -9,22 +9,13 @@ import secrets
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, remove_containers
+from tests.support.docker import docker, local_image_id, remove_containers
 from tests.support.registry import start_registry
 
 REGISTRY = "sertantai-test-image-prune-registry"
 USER = "shotleybuilder"
 BASE = "sertantai-test/debian:bookworm"
 CONTAINER = "sertantai-test-image-prune-old"
-
-
-def local_id(ref):
-    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def present(image_id):
-    return docker("image", "inspect", image_id, check=False).returncode == 0
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def deployed(docker_engine, tmp_path, monkeypatch):
     ids = []
     for version in range(1, 5):
         docker("build", "-q", "-t", latest, "-", input="FROM %s\nRUN echo %d > /version\n" % (BASE, version))
-        ids.append(local_id(latest))
+        ids.append(local_image_id(latest))
         docker("push", "-q", latest)
         # A server pulls what was pushed: the image is now also named by its digest, which outlives the tag.
         docker("rmi", latest)
@@ -54,7 +45,7 @@ def deployed(docker_engine, tmp_path, monkeypatch):
             docker("tag", latest, other)
     yield latest, ids, other
     remove_containers(CONTAINER, REGISTRY)
-    docker("rmi", *[image_id for image_id in ids if present(image_id)], other, check=False)
+    docker("rmi", *[image_id for image_id in ids if local_image_id(image_id)], other, check=False)
 
 
 def test_keeps_the_newest_and_the_used_removes_the_others_and_a_second_run_changes_nothing(deployed):
@@ -67,7 +58,7 @@ def test_keeps_the_newest_and_the_used_removes_the_others_and_a_second_run_chang
     assert checked["changed"] is True
     assert [(item["id"], item["deleted"]) for item in checked["removed"]] == [(two, False)]
     assert checked["msg"].startswith("would remove 1 old image")
-    assert all(present(image_id) for image_id in ids)
+    assert all(local_image_id(image_id) is not None for image_id in ids)
 
     result = run_module("image_prune", args)
     assert not result.get("failed"), result["msg"]
@@ -76,10 +67,10 @@ def test_keeps_the_newest_and_the_used_removes_the_others_and_a_second_run_chang
     # Only this repository's reference went: the other repository still names the image, so it stays.
     assert (removed["id"], removed["deleted"], removed["error"]) == (two, False, None)
     assert removed["references"] == [ref for ref in removed["references"] if ref.startswith(latest.split(":latest")[0] + "@")]
-    assert present(two) and local_id(other) == two
+    assert local_image_id(two) and local_image_id(other) == two
     kept = dict((item["id"], item["why"]) for item in result["repositories"][0]["kept"])
     assert kept == {four: "wanted", three: "among the newest 2", one: "in use"}
-    assert all(present(image_id) for image_id in (one, three, four))
+    assert all(local_image_id(image_id) is not None for image_id in (one, three, four))
 
     again = run_module("image_prune", args)
     assert (again.get("failed"), again["changed"], again["removed"]) == (None, False, [])
@@ -88,5 +79,5 @@ def test_keeps_the_newest_and_the_used_removes_the_others_and_a_second_run_chang
     remove_containers(CONTAINER)
     last = run_module("image_prune", args)
     assert [(item["id"], item["deleted"]) for item in last["removed"]] == [(one, True)]
-    assert last["freed"] > 0 and not present(one)
-    assert present(three) and present(four)
+    assert last["freed"] > 0 and not local_image_id(one)
+    assert local_image_id(three) and local_image_id(four)

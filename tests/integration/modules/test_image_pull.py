@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tests.support.ansible import run_module
-from tests.support.docker import docker, remove_containers
+from tests.support.docker import docker, local_image_id, remove_containers
 from tests.support.registry import start_registry
 
 REGISTRY = "sertantai-test-image-pull-registry"
@@ -35,15 +35,10 @@ def push(registry, name, version):
     ref = "%s/%s" % (host, name)
     refs.append(ref)
     docker("build", "-q", "-t", ref, "-", input="FROM %s\nRUN echo %s > /version\n" % (BASE, version))
-    image_id = local_id(ref)
+    image_id = local_image_id(ref)
     docker("--config", config, "push", "-q", ref)
     docker("rmi", ref)
     return ref, image_id
-
-
-def local_id(ref):
-    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def test_pulls_all_images_in_one_call_and_reports_what_changed(registry, monkeypatch):
@@ -58,14 +53,14 @@ def test_pulls_all_images_in_one_call_and_reports_what_changed(registry, monkeyp
     assert (checked["changed"], checked["pulled"]) == (True, [backend, frontend])
     assert [(i["pulled"], i["changed"], i["id"]) for i in checked["images"]] == [(True, True, None)] * 2
     assert "would be pulled" in checked["msg"]
-    assert (local_id(backend), local_id(frontend)) == (None, None)
+    assert (local_image_id(backend), local_image_id(frontend)) == (None, None)
 
     # one call pulls both
     pulled = run_module("image_pull", args)
     assert not pulled.get("failed"), pulled["msg"]
     assert (pulled["changed"], pulled["pulled"]) == (True, [backend, frontend])
     assert [(i["image"], i["id"], i["changed"]) for i in pulled["images"]] == [(backend, backend_id, True), (frontend, frontend_id, True)]
-    assert (local_id(backend), local_id(frontend)) == (backend_id, frontend_id)
+    assert (local_image_id(backend), local_image_id(frontend)) == (backend_id, frontend_id)
 
     # not_present: both are here, nothing pulled, nothing changed
     again = run_module("image_pull", dict(args, pull="not_present"))
@@ -89,11 +84,11 @@ def test_pulls_all_images_in_one_call_and_reports_what_changed(registry, monkeyp
     assert (checked["changed"], checked["pulled"]) == (True, [backend])
     assert [i["remote"] for i in checked["images"]] == ["newer", "current"]
     assert "the registry holds a newer image for %s" % backend in checked["msg"]
-    assert local_id(backend) == backend_id
+    assert local_image_id(backend) == backend_id
     updated = run_module("image_pull", args)
     assert (updated["changed"], updated["pulled"]) == (True, [backend])
     assert [i["changed"] for i in updated["images"]] == [True, False]
-    assert local_id(backend) == new_backend_id
+    assert local_image_id(backend) == new_backend_id
     docker("rmi", "-f", backend_id, check=False)
 
 
@@ -123,7 +118,7 @@ def test_check_mode_fails_on_a_tag_the_registry_does_not_have_and_pulls_nothing(
     assert by_image[typo]["error"] == "no such manifest: %s" % typo
     assert result["msg"] == ("Check mode pulls nothing, and a run would fail: %s could not be pulled (no such manifest: %s). "
                              "Nothing was changed." % (typo, typo))
-    assert local_id(present) is None
+    assert local_image_id(present) is None
 
 
 def test_without_a_login_the_registry_refuses_and_the_reason_says_so(registry, monkeypatch, tmp_path):
@@ -133,7 +128,7 @@ def test_without_a_login_the_registry_refuses_and_the_reason_says_so(registry, m
     assert result.get("failed") is True
     assert result["msg"].startswith("%s could not be pulled (" % ref)
     assert "no basic auth credentials" in result["msg"] or "unauthorized" in result["msg"], result["msg"]
-    assert local_id(ref) is None
+    assert local_image_id(ref) is None
 
 
 def test_logs_in_first_in_the_same_run_and_a_refused_login_pulls_nothing(registry, monkeypatch, tmp_path):
@@ -160,11 +155,11 @@ def test_logs_in_first_in_the_same_run_and_a_refused_login_pulls_nothing(registr
     assert refused.get("failed") is True and "images" not in refused
     assert refused["msg"].startswith("could not log in to %s as %s: " % (host, REGISTRY_USER)), refused["msg"]
     assert "unauthorized" in refused["login"]["error"].lower() or "401" in refused["login"]["error"], refused["login"]
-    assert not config.exists() and local_id(ref) is None
+    assert not config.exists() and local_image_id(ref) is None
 
     first = run_module("image_pull", args)
     assert not first.get("failed"), first["msg"]
-    assert first["login"]["changed"] is True and first["pulled"] == [ref] and local_id(ref) == image_id
+    assert first["login"]["changed"] is True and first["pulled"] == [ref] and local_image_id(ref) == image_id
     assert host in config.read_text()
     assert password not in repr(first)
     again = run_module("image_pull", args)
