@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes
 from ansible_collections.sertantai.deploy.plugins.module_utils._pg import PgError, quote_ident, quote_literal
 
 SLOT_PREFIX = "electric_slot_"
@@ -311,16 +312,6 @@ def find_waiting(locks, instances):
                            row["database"], row.get("query_start"), row.get("waiting_seconds"), held_by))
         waiting.append(entry)
     return waiting
-
-
-def human_bytes(value):
-    if value is None:
-        return None
-    size = float(value)
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return "%d %s" % (size, unit) if unit == "bytes" else "%.1f %s" % (size, unit)
-        size /= 1024.0
 
 
 def judge_slots(slots, instances, publications, locks, max_retained_wal_bytes):

@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, first_error_line
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -295,9 +296,30 @@ if [ "$before" = "$after" ]; then echo unchanged; else echo changed; fi
 # wait on the registry, not on the host). When all have ended: one line per image, in the order given, with
 # the exit status of its `docker pull` and its stderr, whose line ends are written as _STDERR_NEWLINE.
 _STDERR_NEWLINE = "\x1f"
-_PULL_SCRIPT = r"""cli=$1
-shift
-scratch=$(mktemp -d) || exit 125
+
+# Before the pulls (or the registry questions of check mode), when a limit is given ($max, else -): the use of the
+# filesystem under the Docker data root, as `df -P` shows it, on a first line of its own: disk, the root, its
+# size, used and available kB, and the capacity in percent (POSIX df's Use%, which is _disk.percent_used()). Above
+# the limit the script ends there: nothing is pulled. A pull that fills the disk stops every container that
+# writes to it, PostgreSQL first (its volume lives under the same root).
+_DISK_CHECK = r"""
+if [ "$max" != - ]; then
+    root=$("$cli" info --format '{{.DockerRootDir}}') || exit
+    usage=$(df -P -k "$root" | tail -n 1)
+    read -r _fs size used avail capacity _mount <<EOF
+$usage
+EOF
+    case $capacity in
+        *%) capacity=${capacity%\%} ;;
+        *) echo "df -P -k $root did not show the use of its filesystem" >&2; exit 1 ;;
+    esac
+    printf 'disk\t%s\t%s\t%s\t%s\t%s\n' "$root" "$size" "$used" "$avail" "$capacity"
+    [ "$capacity" -le "$max" ] || exit 0
+fi
+"""
+_PULL_SCRIPT = r"""cli=$1 max=$2
+shift 2
+""" + _DISK_CHECK + r"""scratch=$(mktemp -d) || exit 125
 trap 'rm -rf "$scratch"' EXIT
 n=0
 for image in "$@"; do
@@ -316,13 +338,13 @@ done
 
 # Check mode: what a run's pulls would find, asked of the registry (`docker manifest inspect -v`, side by side), with
 # the credentials a run would use. With a user, the login goes into a throwaway configuration directory: the registry
-# checks the credentials, and the host's stored ones are left as they are. The arguments after the login's are pairs:
+# checks the credentials, and the host's stored ones are left as they are. The arguments after the limit are pairs:
 # the flag for the query (--insecure for a registry the daemon reaches over plain HTTP, else -) and the reference.
 # One line per reference, in the order given: the exit status, a tab, the answer without its line ends and tabs
 # (JSON has neither inside its strings), a tab, and stderr whose line ends are written as _STDERR_NEWLINE.
-_CHECK_SCRIPT = r"""cli=$1 registry=$2 user=$3
-shift 3
-scratch=$(mktemp -d) || exit 125
+_CHECK_SCRIPT = r"""cli=$1 registry=$2 user=$3 max=$4
+shift 4
+""" + _DISK_CHECK + r"""scratch=$(mktemp -d) || exit 125
 trap 'rm -rf "$scratch"' EXIT
 config=${DOCKER_CONFIG:-$HOME/.docker}
 if [ -n "$user" ]; then
@@ -352,6 +374,43 @@ done
 
 class LoginRefused(DockerError):
     """The registry refused the credentials."""
+
+
+class DiskFull(DockerError):
+    """The filesystem under the Docker data root is used more than allowed; nothing was pulled. ``disk``: see
+    disk_use()."""
+
+    def __init__(self, disk, check_mode=False):
+        super().__init__(
+            "The filesystem of the Docker data root %s is %d%% used, more than disk_max_percent=%d allows (%s free of %s), "
+            "so %s. A pull could fill it, and a full disk stops every container that writes to it, PostgreSQL first. "
+            "Make room (docker system df shows what images, containers and the build cache take), or raise the limit "
+            "(app_service_disk_max_percent in a deploy)."
+            % (disk["path"], disk["percent"], disk["max_percent"], human_bytes(disk["available"]), human_bytes(disk["size"]),
+               "a run would pull nothing" if check_mode else "nothing was pulled"))
+        self.disk = disk
+
+
+def disk_use(output, max_percent, check_mode=False):
+    """``(disk, the rest of output)`` from the output of _PULL_SCRIPT or _CHECK_SCRIPT run with the limit
+    ``max_percent`` (None: no limit, ``disk`` is None). ``disk``: path (the Docker data root), size, used and
+    available bytes of its filesystem, percent (as df shows it) and max_percent. Raises DiskFull above the limit."""
+    if max_percent is None:
+        return None, output
+    first, _newline, rest = output.partition("\n")
+    fields = first.split("\t")
+    if len(fields) != 6 or fields[0] != "disk" or not all(field.isdigit() for field in fields[2:]):
+        raise DockerError("could not read the disk use of the Docker data root: %r" % first[:200])
+    size, used, avail, percent = (int(field) for field in fields[2:])
+    disk = dict(path=fields[1], size=size * 1024, used=used * 1024, available=avail * 1024, percent=percent,
+                max_percent=max_percent)
+    if percent > max_percent:
+        raise DiskFull(disk, check_mode)
+    return disk, rest
+
+
+def disk_arg(max_percent):
+    return "-" if max_percent is None else str(int(max_percent))
 
 
 def registry_login(docker, registry, username, password):
@@ -392,19 +451,23 @@ def pull_reasons(images, output):
     return reasons
 
 
-def pull_images(docker, images, pull="always"):
+def pull_images(docker, images, pull="always", disk_max_percent=None):
     """Pull ``images`` side by side in one command; one ``docker inspect`` before and one after for all of them.
 
-    Returns one dict per distinct reference, in the order given: ``image``, ``pulled`` (a pull ran), ``id`` (the
-    local image id after the pull, None when absent), ``changed`` (the id differs from before, as
-    community.docker.docker_image_pull reports) and, when the pull failed, ``error`` (Docker's reason).
+    Returns ``(entries, disk)``. ``entries``: one dict per distinct reference, in the order given: ``image``,
+    ``pulled`` (a pull ran), ``id`` (the local image id after the pull, None when absent), ``changed`` (the id
+    differs from before, as community.docker.docker_image_pull reports) and, when the pull failed, ``error``
+    (Docker's reason). With ``disk_max_percent``, the same command first reads the use of the filesystem under the
+    Docker data root and pulls nothing when it is above the limit (raises DiskFull); ``disk`` is that use (see
+    disk_use()), None when nothing was to be pulled or no limit was given.
     """
     images = list(dict.fromkeys(images))
     before = docker.inspect(*images, kind="image")[0]
     wanted = images_to_pull(images, pull, before)
-    after, errors = before, {}
+    after, errors, disk = before, {}, None
     if wanted:
-        errors = pull_reasons(wanted, docker.script(_PULL_SCRIPT, *wanted)[1])
+        disk, output = disk_use(docker.script(_PULL_SCRIPT, disk_arg(disk_max_percent), *wanted)[1], disk_max_percent)
+        errors = pull_reasons(wanted, output)
         after = docker.inspect(*images, kind="image")[0]
     entries = []
     for image in images:
@@ -416,7 +479,7 @@ def pull_images(docker, images, pull="always"):
         elif image in wanted and after_id is None:
             entry["error"] = "docker pull succeeded but the image is not present: check the reference"
         entries.append(entry)
-    return entries
+    return entries, disk
 
 
 def registry_of(ref):
@@ -468,8 +531,9 @@ def registry_state(local, answer):
     return "newer"
 
 
-def check_pulls(docker, images, pull="always", login=None):
-    """What pull_images() would do, in check mode: nothing is pulled, and the registry is asked.
+def check_pulls(docker, images, pull="always", login=None, disk_max_percent=None):
+    """What pull_images() would do, in check mode: nothing is pulled, and the registry is asked. Returns
+    ``(entries, disk)`` as pull_images() does, and raises DiskFull when a run would refuse to pull.
 
     For each image a run would pull, the registry is asked what the reference names, with the credentials a run
     would use (``login``: ``(registry, username, password)``, tried in a throwaway configuration; None: the host's
@@ -482,17 +546,19 @@ def check_pulls(docker, images, pull="always", login=None):
     images = list(dict.fromkeys(images))
     before = docker.inspect(*images, kind="image")[0]
     wanted = images_to_pull(images, pull, before)
-    answers = {}
+    answers, disk = {}, None
     if wanted or login:
         config = json.loads(docker.run("info", "--format", "{{json .RegistryConfig}}")[1] or "null") if wanted else None
         pairs = [arg for image in wanted for arg in ("--insecure" if plain_http(registry_of(image), config) else "-", image)]
         registry, username, password = login or ("", "", None)
+        limit = disk_max_percent if wanted else None
         try:
-            output = docker.script(_CHECK_SCRIPT, registry, username, *pairs, data=password)[1]
+            output = docker.script(_CHECK_SCRIPT, registry, username, disk_arg(limit), *pairs, data=password)[1]
         except DockerError as exc:
             if login:
                 raise LoginRefused(exc.message) from exc
             raise
+        disk, output = disk_use(output, limit, check_mode=True)
         answers = dict(zip(wanted, script_results(wanted, output, 3, "the registry's answers")))
     entries = []
     for image in images:
@@ -511,7 +577,7 @@ def check_pulls(docker, images, pull="always", login=None):
                 except ValueError:
                     entry["error"] = "the registry's answer is not JSON: %s" % answer[:200]
         entries.append(entry)
-    return entries
+    return entries, disk
 
 
 def pull_summary(entries, check_mode=False):

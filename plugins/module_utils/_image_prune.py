@@ -15,8 +15,8 @@ to remove an image a container uses.
 from __future__ import annotations
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._app import image_repository, short_id
+from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerError, error_lines
-from ansible_collections.sertantai.deploy.plugins.module_utils._electric import human_bytes
 
 # One round trip: the image of every container, then the images listed under each repository.
 LIST_SCRIPT = r"""

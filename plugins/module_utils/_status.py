@@ -12,7 +12,7 @@ fail. Pure functions; no I/O.
 from __future__ import annotations
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _app
-from ansible_collections.sertantai.deploy.plugins.module_utils._electric import human_bytes
+from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
 
 COMPONENTS = ("backend", "frontend", "electric")
 NONE = "-"
@@ -260,7 +260,7 @@ def volume_rows(names, volumes, settings, problems):
         if vol is None:
             rows.append(dict(volume=name, size="missing", filesystem=NONE, used=NONE))
             continue
-        percent = (100 * vol["used"] // vol["size"]) if vol.get("size") else None
+        percent = percent_used(vol["used"], vol["avail"])
         used = "?" if percent is None else "%s%% of %s (%s free)" % (percent, human_bytes(vol["size"]), human_bytes(vol["avail"]))
         rows.append(dict(volume=name, size=human_bytes(vol["bytes"]) if vol["bytes"] is not None else "?",
                          filesystem=vol["target"], used=used))

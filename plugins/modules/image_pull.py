@@ -64,6 +64,16 @@ options:
     type: str
     choices: [always, not_present]
     default: always
+  disk_max_percent:
+    description:
+      - Pull nothing when the filesystem under the Docker data root (the C(DockerRootDir) of C(docker info)) is used more
+        than this, in percent as C(df) shows it (Use%); the module then fails, naming the use and the free space,
+        and RV(disk) holds them. A pull that fills that disk stops every container that writes to it, PostgreSQL
+        first when its volume lives there.
+      - The use is read in the same command as the pulls, before them, and only when an image is to be pulled. In
+        check mode a run's refusal fails the module in the same way.
+      - Unset, the disk is not looked at. V(100) never refuses.
+    type: int
   failure_hint:
     description:
       - What the operator can do, appended to the message when the login or a pull fails (for example where the
@@ -107,6 +117,11 @@ EXAMPLES = r"""
     images: "{{ service_images }}"
     pull: not_present
   register: pulled
+
+- name: Pull the images of a release, unless the disk Docker keeps them on is more than 90% full
+  sertantai.deploy.image_pull:
+    images: "{{ service_images }}"
+    disk_max_percent: 90
 """
 
 RETURN = r"""
@@ -169,6 +184,30 @@ login:
       description: The registry's reason for refusing the login, with the password masked.
       type: str
       returned: when the login was refused
+disk:
+  description: The use of the filesystem under the Docker data root, read before the pulls.
+  returned: when O(disk_max_percent) is set and an image was to be pulled (also when the module refused for it)
+  type: dict
+  sample: {path: /var/lib/docker, size: 40945528832, used: 12021211136, available: 26838130688, percent: 31, max_percent: 90}
+  contains:
+    path:
+      description: The Docker data root.
+      type: str
+    size:
+      description: The size of its filesystem, in bytes.
+      type: int
+    used:
+      description: The bytes used on it.
+      type: int
+    available:
+      description: The bytes free for the containers (not counting the blocks reserved for root).
+      type: int
+    percent:
+      description: The use in percent, as C(df) shows it (used / (used + available), rounded up).
+      type: int
+    max_percent:
+      description: O(disk_max_percent).
+      type: int
 pulled:
   description: The images whose local image id changed; in check mode the images a run would change (absent, or
     newer in the registry).
@@ -188,7 +227,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError, docker_argument_spec
 from ansible_collections.sertantai.deploy.plugins.module_utils._image import (
-    LoginRefused, check_pulls, pull_images, pull_summary, registry_login)
+    DiskFull, LoginRefused, check_pulls, pull_images, pull_summary, registry_login)
 
 
 def with_hint(message, hint):
@@ -204,6 +243,7 @@ def module_spec():
         registry=dict(type="str"),
         username=dict(type="str"),
         password=dict(type="str", no_log=True),
+        disk_max_percent=dict(type="int"),
         failure_hint=dict(type="str"),
     )
     return dict(argument_spec=argument_spec, required_together=[("username", "password")], required_by=dict(username="registry"))
@@ -217,14 +257,20 @@ def run_module(module):
     login = None
     if params["username"]:
         login = dict(registry=params["registry"], username=params["username"], changed=False)
+    limit = params["disk_max_percent"]
+    if limit is not None and not 0 <= limit <= 100:
+        module.fail_json(msg="disk_max_percent must be between 0 and 100, not %d" % limit)
     try:
         if module.check_mode:
             credentials = (params["registry"], params["username"], params["password"]) if login else None
-            entries = check_pulls(docker, params["images"], params["pull"], login=credentials)
+            entries, disk = check_pulls(docker, params["images"], params["pull"], login=credentials, disk_max_percent=limit)
         else:
             if login:
                 login["changed"] = registry_login(docker, params["registry"], params["username"], params["password"])
-            entries = pull_images(docker, params["images"], params["pull"])
+            entries, disk = pull_images(docker, params["images"], params["pull"], disk_max_percent=limit)
+    except DiskFull as exc:
+        # Not a registry's refusal: the failure hint (where a token comes from) does not apply.
+        module.fail_json(msg=exc.message, disk=exc.disk, changed=bool(login and login["changed"]), **(dict(login=login) if login else {}))
     except LoginRefused as exc:
         login["error"] = exc.message.replace(params["password"], "********")
         module.fail_json(msg=with_hint("could not log in to %s as %s: %s" % (params["registry"], params["username"], login["error"]),
@@ -237,6 +283,8 @@ def run_module(module):
                   msg=pull_summary(entries, module.check_mode))
     if login:
         result["login"] = login
+    if disk:
+        result["disk"] = disk
     if any(entry.get("error") for entry in entries):
         result["msg"] = with_hint(result["msg"], params["failure_hint"])
         module.fail_json(**result)

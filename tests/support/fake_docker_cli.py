@@ -15,7 +15,8 @@ what happened), every call under one file lock:
   password, ``manifest inspect`` answers only with a config file (a login) in the configuration directory;
 - ``manifest inspect`` answers for a reference in ``registry`` with one manifest whose configuration digest is the
   id a pull brings (Docker's classic store names an image by it), else ``no such manifest``;
-- ``registry_config``: what ``info`` prints (default: Docker's, loopback addresses are insecure).
+- ``registry_config``: what ``info`` prints (default: Docker's, loopback addresses are insecure); ``root_dir``: what
+  it prints for ``{{.DockerRootDir}}`` (default: the state directory, on this machine's disk).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def main(argv):
         if argv[:3] == ["manifest", "inspect", "-v"]:
             return manifest(state, config_dir, argv)
         if argv[:2] == ["info", "--format"]:
-            print(json.dumps(state["registry_config"]))
+            print(state["root_dir"] if "DockerRootDir" in argv[2] else json.dumps(state["registry_config"]))
             return 0
     if argv[:2] == ["pull", "-q"]:
         return pull(directory, argv[2])
@@ -133,7 +134,7 @@ class FakeDockerCli:
     """The state directory of a fake Docker CLI, and the executable to give as ``docker_cli``."""
 
     def __init__(self, directory, local=None, registry=None, refusals=None, barrier=None, barrier_timeout=5, stores=True,
-                 password=None, registry_config=None):
+                 password=None, registry_config=None, root_dir=None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         wrapper = self.directory / "docker"
@@ -143,7 +144,8 @@ class FakeDockerCli:
         self.cli = str(wrapper)
         state = dict(local=local or {}, registry=registry or {}, refusals=refusals or {}, barrier=barrier,
                      barrier_timeout=barrier_timeout, stores=stores, password=password, started=0, calls=[],
-                     registry_config=registry_config or {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}})
+                     registry_config=registry_config or {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}},
+                     root_dir=str(root_dir or self.directory))
         (self.directory / STATE).write_text(json.dumps(state), encoding="utf-8")
 
     def state(self):

@@ -146,6 +146,9 @@ def test_check_only_and_check_mode_change_nothing(host):
     # check_only asks the registry too: the newer frontend under the live tag.
     assert re.search(r"frontend +sertantai-legal-frontend-(blue|green) .* replace it: a newer image in the registry \(tag v1\)",
                      result["check_only_out"]), result["check_only_out"]
+    # and shows the disk a deploy pulls onto, with the line above which it would not
+    assert re.search(r"Disk of the Docker data root /var/lib/docker: \d+% used, \S+ \S+ free \(a deploy pulls nothing above 90%\)\.",
+                     folded(result["check_only_out"])), result["check_only_out"]
     assert result["check_would_drop"], "check mode says what the cache clear would drop"
     # A tag the server has not pulled: reported, not pulled, and its healthcheck tool not asked for.
     assert "backend to deploy as sertantai-legal-" in folded(result["check_plan"])
@@ -225,6 +228,27 @@ def test_a_deploy_removes_the_old_images_of_the_service_beyond_those_it_keeps(ho
     [pruned] = result["pruned"]
     # The YAML callback folds a long message over lines.
     assert folded(pruned).startswith("msg: removed 1 old image (sertantai-legal-frontend %s), freed up to " % old[7:19]), pruned
+
+
+def test_a_disk_fuller_than_the_limit_pulls_nothing_and_touches_nothing(host):
+    result = record(host, "disk")
+    assert int(result["rc"]) != 0
+    out = folded(result["out"])
+    percent = int(result["percent"].split()[-1].rstrip("%"))
+    assert re.search(r"The filesystem of the Docker data root /var/lib/docker is (\d+)% used, more than disk_max_percent=0 allows "
+                     r"\(\S+ \S+ free of \S+ \S+\), so nothing was pulled\. A pull could fill it", out), out
+    assert abs(int(re.search(r"data root /var/lib/docker is (\d+)% used", out).group(1)) - percent) <= 1
+    assert "app_service_disk_max_percent" in out
+    assert "token" not in out.split("The filesystem of the Docker data root")[1][:600], "no hint about registry tokens"
+    assert result["unpulled"] == "unpulled: ", "the tag to deploy was not pulled"
+    assert by_name(result["before"]) == by_name(result["after"])
+    # check_only says where a deploy would stop, for every component, and why.
+    assert int(result["check_only_rc"]) == 0, result["check_only_out"]
+    for component in ("backend", "frontend", "electric"):
+        assert re.search(r"%s +sertantai-legal-\S+ .* pull nothing: the disk is too full \(below\)" % component,
+                         result["check_only_out"]), result["check_only_out"]
+    assert ("A deploy would fail before it pulls: The filesystem of the Docker data root /var/lib/docker is"
+            in folded(result["check_only_out"])), result["check_only_out"]
 
 
 def test_a_deploy_by_tag_runs_that_tag_and_says_the_fleet_names_another(host):

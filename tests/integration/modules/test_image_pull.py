@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
 
 import pytest
 
@@ -164,3 +165,32 @@ def test_logs_in_first_in_the_same_run_and_a_refused_login_pulls_nothing(registr
     assert password not in repr(first)
     again = run_module("image_pull", args)
     assert (again["login"]["changed"], again["changed"]) == (False, False)
+
+
+def test_a_disk_fuller_than_the_limit_pulls_nothing_and_says_how_full(registry, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", registry[1])
+    ref, image_id = push(registry, "sertantai-test-pull-disk:1", "disk")
+    root = docker("info", "--format", "{{.DockerRootDir}}").stdout.strip()
+    fields = subprocess.run(["df", "-P", "-k", root], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+    percent = int(fields[4].rstrip("%"))
+    assert percent >= 1  # any use at all is at least 1%, as df rounds up: a limit of 0 refuses on every real disk
+
+    for check in (True, False):
+        refused = run_module("image_pull", {"images": [ref], "disk_max_percent": 0, "failure_hint": "A token hint."}, check=check)
+        assert refused.get("failed") is True and "images" not in refused
+        assert refused["disk"] == dict(path=root, size=int(fields[1]) * 1024, used=refused["disk"]["used"],
+                                       available=refused["disk"]["available"], percent=refused["disk"]["percent"], max_percent=0)
+        assert abs(refused["disk"]["percent"] - percent) <= 1  # the engine's disk is this machine's, in use meanwhile
+        assert refused["msg"].startswith("The filesystem of the Docker data root %s is %d%% used, more than disk_max_percent=0 allows ("
+                                         % (root, refused["disk"]["percent"])), refused["msg"]
+        assert ("a run would pull nothing" if check else "nothing was pulled") in refused["msg"]
+        assert "token" not in refused["msg"]  # not the registry's refusal: no hint about credentials
+        assert local_image_id(ref) is None
+
+    pulled = run_module("image_pull", {"images": [ref], "disk_max_percent": 100})
+    assert not pulled.get("failed"), pulled["msg"]
+    assert pulled["pulled"] == [ref] and local_image_id(ref) == image_id
+    assert (pulled["disk"]["path"], pulled["disk"]["max_percent"]) == (root, 100)
+
+    bad = run_module("image_pull", {"images": [ref], "disk_max_percent": 101})
+    assert bad.get("failed") is True and bad["msg"] == "disk_max_percent must be between 0 and 100, not 101"

@@ -198,13 +198,6 @@ def test_judge_slots_annotations():
     assert [s["orphaned"] for s in slots] == [False, False] and stale == []
 
 
-@pytest.mark.parametrize("value, text", [
-    (None, None), (0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 kB"), (16 * 1024 ** 2, "16.0 MB"), (3 * 1024 ** 3, "3.0 GB"),
-])
-def test_human_bytes(value, text):
-    assert electric.human_bytes(value) == text
-
-
 @pytest.mark.parametrize("specs, slot_dbs, existing, expected", [
     ([("a", "x", "a_db")], [], ["a_db", "b_db", "postgres"], ["a_db"]),
     ([("a", "x", "gone_db")], [], ["a_db"], []),

@@ -4,10 +4,13 @@ pulling images, against a fake Docker CLI."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _image
+from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
 from tests.support.docker import subprocess_run_command
 from tests.support.fake_docker_cli import FakeDockerCli
@@ -199,7 +202,9 @@ def fake(tmp_path, monkeypatch):
 
 
 def pull(engine, images, pull="always"):
-    return _image.pull_images(DockerCli(subprocess_run_command, engine.cli), images, pull)
+    entries, disk = _image.pull_images(DockerCli(subprocess_run_command, engine.cli), images, pull)
+    assert disk is None  # no limit given: the disk is not looked at
+    return entries
 
 
 def by_image(entries):
@@ -261,8 +266,90 @@ def test_not_present_pulls_only_what_is_missing(fake):
     assert (entries[B]["pulled"], entries[B]["changed"], entries[B]["id"]) == (True, True, "sha256:b")
 
 
+# ---------------------------------------------------------------- the disk under the Docker data root
+
+def counted(calls):
+    """subprocess_run_command, counting the commands (the round trips of a module run on the controller)."""
+    def run_command(argv, data=None, binary_data=False):
+        calls.append(argv[0])
+        return subprocess_run_command(argv, data=data, binary_data=binary_data)
+    return run_command
+
+
+def df_use(path):
+    fields = subprocess.run(["df", "-P", "-k", str(path)], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+    return int(fields[1]) * 1024, int(fields[2]) * 1024, int(fields[3]) * 1024, percent_used(int(fields[2]), int(fields[3]))
+
+
+def test_the_disk_is_read_in_the_command_of_the_pulls_and_under_the_limit_they_run(fake, tmp_path):
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a", B: "sha256:b"})
+    commands = []
+    entries, disk = _image.pull_images(DockerCli(counted(commands), engine.cli), [A, B], disk_max_percent=100)
+    assert engine.pulls() == [A, B] and [e["changed"] for e in entries] == [False, True]
+    # the same three commands as without a limit: inspect, the pulls (after docker info and df), inspect
+    assert [os.path.basename(command) for command in commands] == ["docker", "sh", "docker"]
+    assert [call[:2] for call in engine.calls() if call[0] != "inspect"][0] == ["info", "--format"]
+    size, used, avail, percent = df_use(tmp_path / "fake-docker")
+    assert disk["path"] == str(tmp_path / "fake-docker") and disk["max_percent"] == 100
+    assert (disk["size"], disk["percent"]) == (size, percent) and disk["used"] > 0 and disk["available"] > 0
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_above_the_limit_nothing_is_pulled_and_the_refusal_names_the_use(fake, tmp_path, check_mode):
+    engine = fake(local={A: "sha256:a"}, registry={A: "sha256:a-new", B: "sha256:b"})
+    docker = DockerCli(subprocess_run_command, engine.cli)
+    with pytest.raises(_image.DiskFull) as raised:
+        if check_mode:
+            _image.check_pulls(docker, [A, B], disk_max_percent=0)
+        else:
+            _image.pull_images(docker, [A, B], disk_max_percent=0)
+    # nothing pulled, and in check mode the registry was not asked either
+    assert engine.pulls() == [] and engine.calls("manifest") == []
+    disk = raised.value.disk
+    assert disk["percent"] == df_use(tmp_path / "fake-docker")[3] >= 1 and disk["max_percent"] == 0
+    assert raised.value.message == (
+        "The filesystem of the Docker data root %s is %d%% used, more than disk_max_percent=0 allows (%s free of %s), "
+        "so %s. A pull could fill it, and a full disk stops every container that writes to it, PostgreSQL first. "
+        "Make room (docker system df shows what images, containers and the build cache take), or raise the limit "
+        "(app_service_disk_max_percent in a deploy)."
+        % (disk["path"], disk["percent"], human_bytes(disk["available"]), human_bytes(disk["size"]),
+           "a run would pull nothing" if check_mode else "nothing was pulled"))
+
+
+def test_with_nothing_to_pull_the_disk_is_not_read(fake):
+    engine = fake(local={A: "sha256:a"})
+    docker = DockerCli(subprocess_run_command, engine.cli)
+    assert _image.pull_images(docker, [A], "not_present", disk_max_percent=0) == (
+        [dict(image=A, pulled=False, id="sha256:a", changed=False)], None)
+    assert _image.check_pulls(docker, [A], "not_present", disk_max_percent=0)[1] is None
+    assert [call[0] for call in engine.calls()] == ["inspect", "inspect"]
+
+
+def test_a_data_root_df_cannot_read_is_an_error_and_nothing_is_pulled(fake, tmp_path):
+    engine = fake(registry={A: "sha256:a"}, root_dir=tmp_path / "no-such-root")
+    with pytest.raises(DockerError, match="^df: .*/no-such-root: No such file or directory$") as raised:
+        _image.pull_images(DockerCli(subprocess_run_command, engine.cli), [A], disk_max_percent=90)
+    assert not isinstance(raised.value, _image.DiskFull)
+    assert engine.pulls() == []
+
+
+@pytest.mark.parametrize("output", ["", "sha256\tpulled\n", "disk\t/var/lib/docker\t1\t2\n", "disk\t/x\ta\tb\tc\td\n"])
+def test_output_without_a_disk_line_is_an_error(output):
+    with pytest.raises(DockerError, match="could not read the disk use of the Docker data root"):
+        _image.disk_use(output, 90)
+
+
+def test_the_disk_line_is_read_and_the_rest_goes_on():
+    disk, rest = _image.disk_use("disk\t/var/lib/docker\t100\t90\t10\t90\n0\t\n", 90)
+    assert disk == dict(path="/var/lib/docker", size=102400, used=92160, available=10240, percent=90, max_percent=90)
+    assert rest == "0\t\n"
+    assert _image.disk_use("0\t\n", None) == (None, "0\t\n")
+
+
 def check(engine, images, pull="always", login=None):
-    return _image.check_pulls(DockerCli(subprocess_run_command, engine.cli), images, pull, login)
+    entries, disk = _image.check_pulls(DockerCli(subprocess_run_command, engine.cli), images, pull, login)
+    assert disk is None
+    return entries
 
 
 def test_check_mode_pulls_nothing_and_asks_the_registry_about_each_image_a_run_would_pull(fake):
