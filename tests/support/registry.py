@@ -36,3 +36,14 @@ def start_registry(name, user, password, *extra, scheme="http", context=None):
     wait_until(lambda: answers_401("%s://127.0.0.1:%d/v2/" % (scheme, port), context), timeout=60,
                what="the registry %s to answer 401" % name)
     return port
+
+
+def remove_pushed_images(prefix):
+    """Remove the local images of the repositories ``127.0.0.1:<any port>/<prefix>...``: what a test run that was
+    killed before its cleanup left behind (each run's registry has another port, so its images have other names
+    than the next run's)."""
+    listed = docker("image", "ls", "--no-trunc", "--format", "{{.Repository}}\t{{.ID}}", check=False).stdout.splitlines()
+    ids = sorted(set(line.split("\t")[1] for line in listed
+                     if "\t" in line and line.startswith("127.0.0.1:") and line.split("/", 1)[-1].startswith(prefix)))
+    if ids:
+        docker("rmi", "-f", *ids, check=False)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.ansible import run_module
 from tests.support.docker import docker, local_image_id, remove_containers
-from tests.support.registry import start_registry
+from tests.support.registry import remove_pushed_images, start_registry
 
 REGISTRY = "sertantai-test-image-prune-registry"
 USER = "shotleybuilder"
@@ -23,6 +23,7 @@ def deployed(docker_engine, tmp_path, monkeypatch):
     """Four versions of ``<registry>/sertantai-test-prune-backend``, each built, pushed and pulled as ``:latest`` in
     turn (as four deploys would), the second also tagged in another repository, and a stopped container on the first.
     Yields ``(latest ref, [ids oldest first], other ref)``."""
+    remove_pushed_images("sertantai-test-prune-")
     password = secrets.token_hex(16)
     host = "127.0.0.1:%d" % start_registry(REGISTRY, USER, password)
     config = str(tmp_path / "docker-config")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.ansible import run_module
 from tests.support.docker import docker, local_image_id, remove_containers
-from tests.support.registry import start_registry
+from tests.support.registry import remove_pushed_images, start_registry
 
 REGISTRY = "sertantai-test-image-pull-registry"
 REGISTRY_USER = "shotleybuilder"
@@ -20,6 +20,7 @@ BASE = "sertantai-test/debian:bookworm"
 @pytest.fixture(scope="module")
 def registry(docker_engine, tmp_path_factory):
     """``(host, DOCKER_CONFIG)``: a registry with auth and a Docker config logged in to it."""
+    remove_pushed_images("sertantai-test-pull-")
     password = secrets.token_hex(16)
     host = "127.0.0.1:%d" % start_registry(REGISTRY, REGISTRY_USER, password)
     config = str(tmp_path_factory.mktemp("docker-config"))
