@@ -11,6 +11,8 @@ fail. Pure functions; no I/O.
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.sertantai.deploy.plugins.module_utils import _app
 from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
 
@@ -33,6 +35,23 @@ def parse_docker_lines(lines):
             volumes[parts[1]] = dict(bytes=_int(parts[2]), target=parts[3], size=_int(parts[4]), used=_int(parts[5]),
                                      avail=_int(parts[6]))
     return containers, volumes
+
+
+def parse_deploy_lines(lines):
+    """``{service: the last record of its deploy history}`` from the shell read: ``deploy <service> <JSON line>``
+    (the last line of the service's history file, tasks/history.yml of app_service); a line that is not a record is
+    left out."""
+    deploys = {}
+    for line in lines or []:
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] == "deploy":
+            try:
+                record = json.loads(parts[2])
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                deploys[parts[1]] = record
+    return deploys
 
 
 def parse_cert_lines(lines):
@@ -271,6 +290,13 @@ def volume_rows(names, volumes, settings, problems):
     return rows
 
 
+def last_deploy_cell(record):
+    """When and by whom the last deploy of a service ran, from its deploy history."""
+    if not record:
+        return "none recorded"
+    return "%s by %s@%s" % (record.get("time") or "?", record.get("owner") or "?", record.get("controller") or "?")
+
+
 def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, settings):
     """The status of one host: ``{shared, components, services, volumes, problems, notes}``, rows as dicts of strings.
 
@@ -282,6 +308,7 @@ def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, sett
     """
     problems, notes = [], []
     containers, volumes = parse_docker_lines(docker_lines)
+    deploys = parse_deploy_lines(docker_lines)
     certs = parse_cert_lines(cert_lines)
     has_electric = any((s.get("electric") or {}).get("enabled") for s in fleet)
     pg_container = settings.get("pg_container", "shared_postgres")
@@ -305,7 +332,8 @@ def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, sett
         report["services"].append(dict(
             service=service["name"], electric=state, lag=lag,
             certificate=certificate_cell(service, certs.get(service["domain"]), settings, problems),
-            database=database_cell(service, postgres, problems), urls=urls_cell(service)))
+            database=database_cell(service, postgres, problems), urls=urls_cell(service),
+            last_deploy=last_deploy_cell(deploys.get(service["name"]))))
     report["volumes"] = volume_rows(settings.get("volumes") or [], volumes, settings, problems)
     report["problems"] = problems
     report["notes"] = notes

@@ -228,6 +228,8 @@ def test_status_shows_every_service_healthy(first_run):
         assert "sertantai_%s_prod" % service in status
         # The Electric table: the service's instance holds its slot's lock.
         assert any(words[:2] == [service, "active"] for words in lines), "%s: Electric not active" % service
+        # The same table: the last deploy of the service, from its deploy history (site.yml deployed it).
+        assert re.search(r"^ *%s +active .* \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by \S+@\S+ +https://" % service, status, re.M), status
     # The component table: SERVICE COMPONENT LIVE-CONTAINER TAG HEALTH ...; 7 containers in all.
     rows = re.findall(r"^ *(\S+) +(backend|frontend|electric) +(sertantai-\S+) +(\S+(?: \(\S+\))?) +(\S+) ", status, re.M)
     assert len(rows) == 7 and all(row[4] == "healthy" for row in rows), rows

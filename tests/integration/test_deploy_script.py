@@ -26,6 +26,9 @@ CASES = [
     (["--release-lock"], '{"components": ["frontend","backend"]}', ["docker_host_lock_release=true"]),
     (["--backend", "--tag", "061c576"], '{"components": ["backend"]}', ["tag=061c576"]),
     (["--tag=061c576"], '{"components": ["frontend","backend"]}', ["tag=061c576"]),
+    (["--backend", "--rollback"], '{"components": ["backend"]}', ["rollback=true"]),
+    # no component flag: what the last deploy replaced (deploy.yml reads it from the history), no components
+    (["--rollback"], None, ["rollback=true"]),
 ]
 
 
@@ -39,10 +42,13 @@ def test_flags_map_onto_deploy_yml(flags, components, extra):
     proc = run("--service", "legal", "-i", "inventories/local", *flags, "--", "--syntax-check")
     assert proc.returncode == 0, proc.stderr
     trace = [line for line in proc.stderr.splitlines() if line.startswith("+ exec ")][0]
-    assert "playbooks/deploy.yml -e service=legal -e '%s'" % components in trace
+    if components:
+        assert "playbooks/deploy.yml -e service=legal -e '%s'" % components in trace
+    else:
+        assert "components" not in trace
     for item in extra:
         assert "-e %s" % item in trace
-    assert trace.count(" -e ") == 2 + len(extra)
+    assert trace.count(" -e ") == (2 if components else 1) + len(extra)
     assert "playbook: playbooks/deploy.yml" in proc.stdout
 
 

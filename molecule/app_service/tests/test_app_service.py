@@ -146,6 +146,9 @@ def test_check_only_and_check_mode_change_nothing(host):
     # check_only asks the registry too: the newer frontend under the live tag.
     assert re.search(r"frontend +sertantai-legal-frontend-(blue|green) .* replace it: a newer image in the registry \(tag v1\)",
                      result["check_only_out"]), result["check_only_out"]
+    # and the last deploys from the history on the server
+    assert "Last deploys (/opt/sertantai/history/legal.jsonl, newest last):" in result["check_only_out"]
+    assert "scripts/deploy --service legal --rollback deploys again what ran before the last one." in folded(result["check_only_out"])
     # and shows the disk a deploy pulls onto, with the line above which it would not
     assert re.search(r"Disk of the Docker data root /var/lib/docker: \d+% used, \S+ \S+ free \(a deploy pulls nothing above 90%\)\.",
                      folded(result["check_only_out"])), result["check_only_out"]
@@ -262,6 +265,32 @@ def test_a_deploy_by_tag_runs_that_tag_and_says_the_fleet_names_another(host):
     assert int(result["bad_rc"]) != 0
     assert "the tag to deploy for legal's backend, 'v1 --rm', is not a valid image tag" in folded(result["bad_out"])
     assert re.search(r"changed=0 +unreachable=0 +failed=1", result["bad_out"]), result["bad_out"]
+
+
+def test_a_rollback_goes_back_to_what_ran_before_the_last_deploy_from_the_history(host):
+    result = record(host, "rollback")
+    assert int(result["rc"]) == 0, result["out"]
+    assert result["image"] == "localhost:5000/sertantai-legal-backend:v1"
+    out = folded(result["out"])
+    assert "legal: backend rolled back to v1, what ran before its last deploy (" in out, out
+    assert "by root@" in out and "backend v2-unpulled, before: v1)" in out, out
+    # the history on the server: private, one line per deploy; the tag deploy, then the rollback that undid it
+    assert result["modes"] == ["750", "640"]
+    tag_deploy, rollback = [json.loads(line) for line in result["history"]]
+    assert (tag_deploy["components"]["backend"]["image"], tag_deploy["components"]["backend"]["before"]["image"]) == (
+        "localhost:5000/sertantai-legal-backend:v2-unpulled", "localhost:5000/sertantai-legal-backend:v1")
+    assert list(rollback["components"]) == ["backend"], "only what the last deploy replaced"
+    backend = rollback["components"]["backend"]
+    assert (backend["image"], backend["before"]["image"]) == ("localhost:5000/sertantai-legal-backend:v1",
+                                                              "localhost:5000/sertantai-legal-backend:v2-unpulled")
+    assert backend["container"] != backend["before"]["container"] and backend["image_id"].startswith("sha256:")
+    assert rollback["owner"] and rollback["controller"] and "rollback" in rollback["purpose"]
+    assert rollback["time"] >= tag_deploy["time"]
+    # a service whose only deploy was its first: refused before anything changes
+    assert int(result["first_rc"]) != 0
+    assert "cannot roll back auth: backend: its last deploy (" in folded(result["first_out"]), result["first_out"]
+    assert "was its first: nothing ran before it" in folded(result["first_out"])
+    assert re.search(r"changed=0 +unreachable=0 +failed=1", result["first_out"]), result["first_out"]
 
 
 def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(host):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -282,3 +283,14 @@ def test_the_tag_column_names_the_build_a_moving_tag_runs():
     rows = report(apps={"legal": app(LEGAL, backend={"live": backend}), "auth": app(AUTH)})["components"]
     assert [(r["component"], r["tag"]) for r in rows if r["service"] == "legal"] == [
         ("backend", "latest (061c576)"), ("frontend", "v1"), ("electric", "v1")]
+
+
+def test_the_last_deploy_of_each_service_comes_from_the_last_line_of_its_history():
+    record = {"time": "2026-11-29T15:01:30Z", "service": "legal", "owner": "alice", "controller": "laptop", "run_id": "r",
+              "purpose": "playbooks/deploy.yml service=legal components=backend rollback", "components": {}}
+    lines = DOCKER_LINES + ["deploy legal %s" % json.dumps(record), "deploy auth {not json", "deploy"]
+    assert _status.parse_deploy_lines(lines) == {"legal": record}
+    result = report(docker_lines=lines)
+    assert [(row["service"], row["last_deploy"]) for row in result["services"]] == [
+        ("legal", "2026-11-29T15:01:30Z by alice@laptop"), ("auth", "none recorded")]
+    assert result["problems"] == [], "a service never deployed by the collection is no problem"
