@@ -129,7 +129,9 @@ def test_a_healthy_host_is_one_table_and_exit_0(server):
     assert ["legal", "electric", "sertantai-legal-electric-blue", "v1", "healthy", "0", "leave", "it"] in rows
     service = [r for r in rows if r[:2] == ["legal", "active"]]
     assert service, text
+    # ... and the last deploy, from the deploy history site.yml's deploy wrote: when (the server's clock) and by whom
     assert re.search(r"legal\s+active\s+\d+(\.\d)? (bytes|kB|MB)\s+36[45] days \(self-signed\)\s+sertantai_legal_prod \S+ \S+\s+"
+                     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by \S+@\S+\s+"
                      r"https://legal\.sertantai\.test/  /api/  /electric/$", text, re.M), text
     assert re.search(r"^\s*PostgreSQL\s+shared_postgres\s+healthy, 0 restarts\s+16\.\d+, wal_level=logical", text, re.M), text
     assert re.search(r"^\s*nginx\s+nginx\s+healthy", text, re.M), text
@@ -168,6 +170,8 @@ def test_something_unhealthy_is_printed_and_exits_non_zero(server, tmp_path):
     assert re.search(r"legal\s+backend\s+sertantai-legal-blue\s+v1\s+exited", text), text
     assert re.search(r"^\s*legal\s+waiting\s", text, re.M), text
     assert re.search(r"^\s*auth\s+backend\s+-\s+-\s+-\s+-\s+replace it: no backend container runs yet$", text, re.M), text
+    # never deployed here: no deploy history, which is no problem of its own
+    assert re.search(r"^\s*auth\s.*\snone recorded\s+https://auth\.sertantai\.test/", text, re.M), text
     # The failure is one line naming each problem (the output format may fold it: compare without line breaks).
     failure = " ".join(proc.stdout.split("TASK [Fail when something is unhealthy]", 1)[1].split())
     for problem in ("status-srv: 5 unhealthy: legal backend: sertantai-legal-blue is exited",
