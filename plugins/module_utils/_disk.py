@@ -3,9 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to the collection: sizes and disk use, written as an operator reads them (``df -h``).
 
-status.yml judges the filesystems under the named volumes, and image_pull the one under Docker's data root
-before it pulls, both with percent_used(): the same number ``df`` shows, so that a disk status.yml calls too full
-is the disk a deploy refuses to pull onto.
+status.yml judges the filesystems under the named volumes with percent_used(), and image_pull the one under
+Docker's data root with ``df -P``'s capacity column, read in the same command as its pulls: the same number (the
+unit tests compare them), so that a disk status.yml calls too full is the disk a deploy refuses to pull onto.
 """
 
 from __future__ import annotations

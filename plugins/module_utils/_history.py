@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.sertantai.deploy.plugins.module_utils._app import LABEL_VERSION, built_as, image_tag
+from ansible_collections.sertantai.deploy.plugins.module_utils._app import image_tag, summarize
 from ansible_collections.sertantai.deploy.plugins.module_utils._commands import output
 
 KEEP = 500
@@ -37,19 +37,15 @@ class HistoryError(Exception):
         self.message = message
 
 
-def running(doc):
-    """What the history keeps of one container, from its inspect document: its name, image reference, the tag the
-    image was built as when that is another than the reference's (as _app.summarize() has it) and image id."""
-    config = doc.get("Config") or {}
-    return dict(container=(doc.get("Name") or "").lstrip("/"), image=config.get("Image"),
-                build=built_as(config.get("Image"), (config.get("Labels") or {}).get(LABEL_VERSION)), image_id=doc.get("Image"))
-
-
 def ran_before(live):
-    """What the history keeps of the container a deploy replaced, from app_service_info's summary of it (``name``)
-    or a record's own entry (``container``)."""
-    return dict(container=live.get("container") or live.get("name"), image=live.get("image"), build=live.get("build"),
-                image_id=live.get("image_id"))
+    """What the history keeps of a container, from _app.summarize()'s summary of it (app_service_info's ``live``):
+    its name, image reference, the tag the image was built as when that is another than the reference's, image id."""
+    return dict(container=live.get("name"), image=live.get("image"), build=live.get("build"), image_id=live.get("image_id"))
+
+
+def running(doc):
+    """ran_before() of a container's inspect document."""
+    return ran_before(summarize(doc))
 
 
 def inspect_running(run_command, docker_cli, containers):
@@ -168,10 +164,15 @@ def describe(entry):
     return "%s (%s)" % (tag, build) if build and build != tag else tag
 
 
+def when_by(record):
+    """``2026-11-29T15:01:30Z by alice@laptop``: when a deploy ran (the host's clock) and who ran it from where."""
+    return "%s by %s@%s" % (record.get("time") or "?", record.get("owner") or "?", record.get("controller") or "?")
+
+
 def summary(record):
     """One line per deploy: when, who, and per component what runs now and what ran before."""
     parts = []
     for component, entry in sorted(record["components"].items()):
         before = entry.get("before")
         parts.append("%s %s%s" % (component, describe(entry), ", before: %s" % describe(before) if before else ", the first"))
-    return "%s by %s@%s: %s" % (record.get("time"), record.get("owner") or "?", record.get("controller") or "?", "; ".join(parts))
+    return "%s: %s" % (when_by(record), "; ".join(parts))

@@ -298,13 +298,13 @@ if [ "$before" = "$after" ]; then echo unchanged; else echo changed; fi
 _STDERR_NEWLINE = "\x1f"
 
 # Before the pulls (or the registry questions of check mode), when a limit is given ($max, else -): the use of the
-# filesystem under the Docker data root, as `df -P` shows it, on a first line of its own: disk, the root, its
-# size, used and available kB, and the capacity in percent (POSIX df's Use%, which is _disk.percent_used()). Above
-# the limit the script ends there: nothing is pulled. A pull that fills the disk stops every container that
-# writes to it, PostgreSQL first (its volume lives under the same root).
+# filesystem under the Docker data root ($root, or asked of `docker info` when empty), as `df -P` shows it, on a
+# first line of its own: disk, the root, its size, used and available kB, and the capacity in percent (POSIX df's
+# Use%, which is _disk.percent_used()). Above the limit the script ends there: nothing is pulled. A pull that fills
+# the disk stops every container that writes to it, PostgreSQL first (its volume lives under the same root).
 _DISK_CHECK = r"""
 if [ "$max" != - ]; then
-    root=$("$cli" info --format '{{.DockerRootDir}}') || exit
+    [ -n "$root" ] || root=$("$cli" info --format '{{.DockerRootDir}}') || exit
     usage=$(df -P -k "$root" | tail -n 1)
     read -r _fs size used avail capacity _mount <<EOF
 $usage
@@ -317,7 +317,7 @@ EOF
     [ "$capacity" -le "$max" ] || exit 0
 fi
 """
-_PULL_SCRIPT = r"""cli=$1 max=$2
+_PULL_SCRIPT = r"""cli=$1 max=$2 root=
 shift 2
 """ + _DISK_CHECK + r"""scratch=$(mktemp -d) || exit 125
 trap 'rm -rf "$scratch"' EXIT
@@ -338,12 +338,13 @@ done
 
 # Check mode: what a run's pulls would find, asked of the registry (`docker manifest inspect -v`, side by side), with
 # the credentials a run would use. With a user, the login goes into a throwaway configuration directory: the registry
-# checks the credentials, and the host's stored ones are left as they are. The arguments after the limit are pairs:
+# checks the credentials, and the host's stored ones are left as they are. The arguments after the limit and the data
+# root (read with the daemon's registry settings, in the one `docker info` of check mode) are pairs:
 # the flag for the query (--insecure for a registry the daemon reaches over plain HTTP, else -) and the reference.
 # One line per reference, in the order given: the exit status, a tab, the answer without its line ends and tabs
 # (JSON has neither inside its strings), a tab, and stderr whose line ends are written as _STDERR_NEWLINE.
-_CHECK_SCRIPT = r"""cli=$1 registry=$2 user=$3 max=$4
-shift 4
+_CHECK_SCRIPT = r"""cli=$1 registry=$2 user=$3 max=$4 root=$5
+shift 5
 """ + _DISK_CHECK + r"""scratch=$(mktemp -d) || exit 125
 trap 'rm -rf "$scratch"' EXIT
 config=${DOCKER_CONFIG:-$HOME/.docker}
@@ -548,12 +549,16 @@ def check_pulls(docker, images, pull="always", login=None, disk_max_percent=None
     wanted = images_to_pull(images, pull, before)
     answers, disk = {}, None
     if wanted or login:
-        config = json.loads(docker.run("info", "--format", "{{json .RegistryConfig}}")[1] or "null") if wanted else None
+        config, root = None, ""
+        if wanted:
+            # The data root (for the disk check) and the registry settings in one docker info.
+            root, _tab, config = docker.run("info", "--format", "{{.DockerRootDir}}\t{{json .RegistryConfig}}")[1].strip().partition("\t")
+            config = json.loads(config or "null")
         pairs = [arg for image in wanted for arg in ("--insecure" if plain_http(registry_of(image), config) else "-", image)]
         registry, username, password = login or ("", "", None)
         limit = disk_max_percent if wanted else None
         try:
-            output = docker.script(_CHECK_SCRIPT, registry, username, disk_arg(limit), *pairs, data=password)[1]
+            output = docker.script(_CHECK_SCRIPT, registry, username, disk_arg(limit), root, *pairs, data=password)[1]
         except DockerError as exc:
             if login:
                 raise LoginRefused(exc.message) from exc

@@ -15,6 +15,7 @@ import json
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _app
 from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
+from ansible_collections.sertantai.deploy.plugins.module_utils._history import when_by
 
 COMPONENTS = ("backend", "frontend", "electric")
 NONE = "-"
@@ -292,9 +293,7 @@ def volume_rows(names, volumes, settings, problems):
 
 def last_deploy_cell(record):
     """When and by whom the last deploy of a service ran, from its deploy history."""
-    if not record:
-        return "none recorded"
-    return "%s by %s@%s" % (record.get("time") or "?", record.get("owner") or "?", record.get("controller") or "?")
+    return when_by(record) if record else "none recorded"
 
 
 def build_report(fleet, apps, postgres, electric, docker_lines, cert_lines, settings):

@@ -49,8 +49,8 @@ options:
     required: true
   before:
     description:
-      - What ran before, by component, as the deploy found it (C(name) or C(container), C(image), C(build),
-        C(image_id)); a component with no container before is left out or null.
+      - What ran before, by component, as the deploy found it (the C(live) container of app_service_info, with
+        C(name), C(image), C(build) and C(image_id)); a component with no container before is left out or null.
     type: dict
     default: {}
   who:

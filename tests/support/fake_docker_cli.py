@@ -122,7 +122,9 @@ def main(argv):
         if argv[:3] == ["manifest", "inspect", "-v"]:
             return manifest(state, config_dir, argv)
         if argv[:2] == ["info", "--format"]:
-            print(state["root_dir"] if "DockerRootDir" in argv[2] else json.dumps(state["registry_config"]))
+            # Docker's template, for the two fields the pull code asks for
+            print(argv[2].replace("{{.DockerRootDir}}", state["root_dir"])
+                  .replace("{{json .RegistryConfig}}", json.dumps(state["registry_config"])))
             return 0
     if argv[:2] == ["pull", "-q"]:
         return pull(directory, argv[2])

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
 
 import pytest
 
 from tests.support.ansible import run_module
+from tests.support.disk import df
 from tests.support.docker import docker, local_image_id, remove_containers
 from tests.support.registry import remove_pushed_images, start_registry
 
@@ -172,14 +172,14 @@ def test_a_disk_fuller_than_the_limit_pulls_nothing_and_says_how_full(registry, 
     monkeypatch.setenv("DOCKER_CONFIG", registry[1])
     ref, image_id = push(registry, "sertantai-test-pull-disk:1", "disk")
     root = docker("info", "--format", "{{.DockerRootDir}}").stdout.strip()
-    fields = subprocess.run(["df", "-P", "-k", root], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
-    percent = int(fields[4].rstrip("%"))
+    usage = df(root)
+    percent = usage["capacity"]
     assert percent >= 1  # any use at all is at least 1%, as df rounds up: a limit of 0 refuses on every real disk
 
     for check in (True, False):
         refused = run_module("image_pull", {"images": [ref], "disk_max_percent": 0, "failure_hint": "A token hint."}, check=check)
         assert refused.get("failed") is True and "images" not in refused
-        assert refused["disk"] == dict(path=root, size=int(fields[1]) * 1024, used=refused["disk"]["used"],
+        assert refused["disk"] == dict(path=root, size=usage["size"], used=refused["disk"]["used"],
                                        available=refused["disk"]["available"], percent=refused["disk"]["percent"], max_percent=0)
         assert abs(refused["disk"]["percent"] - percent) <= 1  # the engine's disk is this machine's, in use meanwhile
         assert refused["msg"].startswith("The filesystem of the Docker data root %s is %d%% used, more than disk_max_percent=0 allows ("

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
+from tests.support.disk import df
 
 
 @pytest.mark.parametrize("value, text", [
@@ -34,6 +34,5 @@ def test_percent_used_is_dfs_use_rounded_up_without_the_reserved_blocks(used, av
 def test_percent_used_agrees_with_df_on_this_machines_filesystems():
     # POSIX df -P's capacity column is the same formula: the number an operator reads in df -h.
     for path in ("/", os.getcwd()):
-        fields = subprocess.run(["df", "-P", "-k", path], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
-        used, avail, capacity = int(fields[2]), int(fields[3]), fields[4]
-        assert "%d%%" % percent_used(used, avail) == capacity
+        usage = df(path)
+        assert percent_used(usage["used"] // 1024, usage["avail"] // 1024) == usage["capacity"]

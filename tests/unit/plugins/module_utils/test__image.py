@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from ansible_collections.sertantai.deploy.plugins.module_utils import _image
 from ansible_collections.sertantai.deploy.plugins.module_utils._disk import human_bytes, percent_used
 from ansible_collections.sertantai.deploy.plugins.module_utils._docker import DockerCli, DockerError
+from tests.support.disk import df
 from tests.support.docker import subprocess_run_command
 from tests.support.fake_docker_cli import FakeDockerCli
 
@@ -277,8 +277,8 @@ def counted(calls):
 
 
 def df_use(path):
-    fields = subprocess.run(["df", "-P", "-k", str(path)], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
-    return int(fields[1]) * 1024, int(fields[2]) * 1024, int(fields[3]) * 1024, percent_used(int(fields[2]), int(fields[3]))
+    usage = df(path)
+    return usage["size"], usage["used"], usage["avail"], percent_used(usage["used"], usage["avail"])
 
 
 def test_the_disk_is_read_in_the_command_of_the_pulls_and_under_the_limit_they_run(fake, tmp_path):
@@ -305,6 +305,8 @@ def test_above_the_limit_nothing_is_pulled_and_the_refusal_names_the_use(fake, t
             _image.pull_images(docker, [A, B], disk_max_percent=0)
     # nothing pulled, and in check mode the registry was not asked either
     assert engine.pulls() == [] and engine.calls("manifest") == []
+    # one docker info: in check mode the same one reads the registry settings
+    assert len(engine.calls("info")) == 1
     disk = raised.value.disk
     assert disk["percent"] == df_use(tmp_path / "fake-docker")[3] >= 1 and disk["max_percent"] == 0
     assert raised.value.message == (
