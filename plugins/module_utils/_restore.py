@@ -194,9 +194,18 @@ def parse_major(text):
 # A snapshot as a document
 # --------------------------------------------------------------------------------------------
 
+# What a restore's room is reckoned from: the database's size on disk, and the most WAL the server keeps
+# (max_wal_size between checkpoints, and max_slot_wal_keep_size behind a replication slot that is not read, as
+# Electric's while a restore has it stopped; -1: no limit).
+SIZE_COLUMNS = ("pg_database_size(current_database()) AS database_bytes, "
+                "pg_size_bytes(current_setting('max_wal_size')) AS max_wal_bytes, "
+                "pg_size_bytes(current_setting('max_slot_wal_keep_size')) AS slot_wal_keep_bytes")
+
+
 def document_sql(schemas):
-    """The catalog of a snapshot (compact_snapshot_sql()) and the server version, in one statement."""
-    return "SELECT s.*, %s FROM (%s) AS s" % (VERSION_COLUMNS, compact_snapshot_sql(schemas))
+    """The catalog of a snapshot (compact_snapshot_sql()), the server version and the sizes of SIZE_COLUMNS, in
+    one statement."""
+    return "SELECT s.*, %s, %s FROM (%s) AS s" % (VERSION_COLUMNS, SIZE_COLUMNS, compact_snapshot_sql(schemas))
 
 
 def read_snapshot_and_version(runner, database, schemas):
@@ -206,13 +215,26 @@ def read_snapshot_and_version(runner, database, schemas):
 
 
 def document_parts(row):
-    """(snapshot, version) of document_sql()'s row."""
-    return build_snapshot(row), dict(num=int(row["server_version_num"]), text=row["server_version"])
+    """(snapshot, version) of document_sql()'s row; version: num, text and sizes (SIZE_COLUMNS, bytes)."""
+    sizes = dict((key, int(row[key])) for key in ("database_bytes", "max_wal_bytes", "slot_wal_keep_bytes")
+                 if row.get(key) is not None)
+    return build_snapshot(row), dict(num=int(row["server_version_num"]), text=row["server_version"], sizes=sizes)
 
 
 def make_document(database, schemas, snapshot, version):
-    return dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
-                server_version_num=version["num"], server_version=version["text"], schema=snapshot)
+    document = dict(format=SNAPSHOT_FORMAT, database=database, schemas=list(schemas),
+                    server_version_num=version["num"], server_version=version["text"], schema=snapshot)
+    document.update(version.get("sizes") or {})
+    return document
+
+
+def wal_kept_at_most(document):
+    """The most WAL the server of ``document`` keeps while a replication slot is not read: max_wal_size plus
+    max_slot_wal_keep_size; None when that has no limit (-1, PostgreSQL's default) or was not read."""
+    max_wal, slot_keep = document.get("max_wal_bytes"), document.get("slot_wal_keep_bytes")
+    if max_wal is None or slot_keep is None or slot_keep < 0:
+        return None
+    return max_wal + slot_keep
 
 
 def read_document(runner, database, schemas):
@@ -347,6 +369,8 @@ def gate_result(source_document, target_document, restore_tool, ignore=None, che
     )
     result = dict(parity)
     result.update(versions=versions, source_database=source_document.get("database"),
+                  sizes=dict(source=source_document.get("database_bytes"), target=target_document.get("database_bytes"),
+                             target_wal_kept=wal_kept_at_most(target_document)),
                   passed=parity["identical"] and not problems)
     return result
 

@@ -246,6 +246,28 @@ report:
   type: list
   elements: str
   sample: ["source and target schemas are identical: 41 tables compared"]
+sizes:
+  description:
+    - What the room a restore needs is reckoned from, read in the gate's own queries. Each is None when it was
+      not read (a source from O(source_snapshot) written without it).
+  returned: always
+  type: dict
+  contains:
+    source:
+      description: The source database's size on disk in bytes (C(pg_database_size)).
+      type: int
+      sample: 2147483648
+    target:
+      description: The target database's size on disk in bytes.
+      type: int
+      sample: 1073741824
+    target_wal_kept:
+      description:
+        - The most WAL in bytes the target's server keeps while a replication slot is not read (as Electric's
+          while a restore has it stopped), C(max_wal_size) plus C(max_slot_wal_keep_size). None when
+          C(max_slot_wal_keep_size) is -1 (no limit).
+      type: int
+      sample: 5368709120
 versions:
   description: The versions the gate compared and what it found.
   returned: success or a failed gate

@@ -273,8 +273,39 @@ def test_check_mode_changes_nothing_and_says_what_it_would_do(stack):
     assert "Check mode: nothing was dumped, backed up or changed" in result.output
     assert "TRUNCATE TABLE" in result.output and "pg_restore" in result.output
     assert "source and target schemas are identical" in result.output
+    # the room it would need, the dump counted at the source's size (check mode takes none)
+    assert "- find room on the server (the dump counted at the source's size):" in result.output
+    assert re.search(r"^ +/\S*: \d+% used, .* to write there \(the dump .*\): \d+% after$", result.output, re.M), result.output[-3000:]
     assert stack.source_password not in result.output
     assert_unchanged(before, containers, files)
+
+
+@pytest.mark.docker
+def test_a_server_without_room_for_the_restore_stops_it_before_anything_is_written(stack):
+    before, containers, files = counts(target_psql), app_containers(), backups()
+    for check in (True, False):
+        result = stack.restore(check=check, restore_disk_max_percent=0)
+        assert result.returncode != 0
+        folded = " ".join(result.output.split())
+        assert "Stop here unless the server has room for the dump, the backup and the restored data" in folded
+        # every write of the restore, on the filesystems of the server it lands on, and what to do
+        assert "No room: " in folded and "more than max_percent=0 allows. Nothing was written." in folded, folded[-4000:]
+        failure = folded[folded.index("No room: "):folded.index("more than max_percent=0 allows")]
+        assert re.match(r"No room: /\S*: \d+% used, [0-9.]+ [kMGT]B free; [0-9.]+ [kMGT]?B to write there \(", failure), failure
+        assert sorted(re.findall(r"[(,] ?(the dump|its copy in shared_postgres|the backup of \w+|the data|its WAL) [0-9.]+ [a-zA-Z]+",
+                                 failure)) == sorted(["the dump", "its copy in shared_postgres", "the backup of " + TARGET_DB,
+                                                      "the data", "its WAL"]), failure
+        sizes = dict(re.findall(r"[(,] ?(the dump|its copy in shared_postgres|its WAL) ([0-9.]+ [a-zA-Z]+)", failure))
+        assert sizes["the dump"] == sizes["its copy in shared_postgres"], sizes
+        if check:  # the dump is counted at the source's size, and so is its WAL (far below the WAL the server keeps)
+            assert sizes["its WAL"] == sizes["the dump"], sizes
+        assert "or raise restore_disk_max_percent (0)" in folded
+        assert "Back up the target database first" not in folded and "Send the dump to the server" not in folded
+        assert stack.source_password not in result.output
+        assert_unchanged(before, containers, files)
+        # nothing of the dump is left behind, on the server (whose restore directory check mode does not make) or here
+        assert server("sh", "-c", "ls /opt/sertantai/restore/ 2>/dev/null || true").stdout.strip() == ""
+        assert not list(stack.dumps.iterdir())
 
 
 @pytest.mark.docker
@@ -303,6 +334,15 @@ def test_restore_gives_the_source_rows_keeps_the_migrations_and_resets_electric(
     assert "docker exec -i shared_postgres pg_restore" in result.output
     assert re.search(r"uk_lrt\s+19318\s+(\d+\.\d{3})", result.output), result.output[-3000:]
     assert re.search(r"schema_migrations\s+3\s+kept", result.output)
+    start = result.output.index("room, when the restore began (each write at most):")
+    block = result.output[start:result.output.index("backup: ", start)]
+    lines = [line.strip() for line in block.splitlines()[1:] if line.strip()]
+    assert lines and all(re.match(r"^/\S*: \d+% used, .* to write there \(.*\): \d+% after$", line) for line in lines), block
+    sizes = dict(re.findall(r"[(,] ?(the dump|its copy in shared_postgres) ([0-9.]+ [a-zA-Z]+)", block))
+    dump_size = re.search(r"^\s*dump: (\d+) bytes", result.output, re.M)
+    assert dump_size and sizes["the dump"] == sizes["its copy in shared_postgres"]  # the dump's size, as written
+    assert sizes["the dump"].split()[0] in (dump_size.group(1), "%.1f" % (int(dump_size.group(1)) / 1024.0),
+                                            "%.1f" % (int(dump_size.group(1)) / 1024.0 ** 2)), (sizes, dump_size.group(0))
     assert stack.source_password not in result.output
 
     # services healthy on new containers, Electric active on a fresh slot

@@ -188,6 +188,22 @@ def test_gate_reports_drift_and_versions_in_one_message():
     assert "t.id: NOT NULL in source, NULL allowed in target" in message
 
 
+@pytest.mark.parametrize("max_wal, slot_keep, kept", [
+    (1 << 30, 4 << 30, 5 << 30),      # the postgres role's max_slot_wal_keep_size: 4GB, beyond max_wal_size
+    (1 << 30, -1, None),              # PostgreSQL's default: a slot keeps any amount
+    (None, None, None),               # not read (a snapshot file written without it)
+])
+def test_the_gate_returns_the_sizes_a_restore_reckons_its_room_from(max_wal, slot_keep, kept):
+    source = dict(document(), database_bytes=3000)
+    target_doc = target()
+    sizes = (("database_bytes", 1000), ("max_wal_bytes", max_wal), ("slot_wal_keep_bytes", slot_keep))
+    target_doc.update(dict((key, value) for key, value in sizes if value is not None))
+    result = restore.gate_result(source, target_doc, tool("pg_restore (PostgreSQL) 16.2"))
+    assert result["sizes"] == dict(source=3000, target=1000, target_wal_kept=kept)
+    assert restore.gate_result(document(), target(), None, check_versions=False)["sizes"] == dict(
+        source=None, target=None, target_wal_kept=None)
+
+
 def test_gate_without_version_check():
     result = restore.gate_result(document(num=170000), target(num=150008, text="15.8"), None, check_versions=False)
     assert result["passed"] and result["versions"]["problems"] == [] and not result["versions"]["checked"]
@@ -515,12 +531,14 @@ def test_snapshot_and_version_come_in_one_statement():
         def query(self, sql, database=None):
             self.sql.append(sql)
             return [dict(tables=[dict(schema="public", table="t", relkind="r")], columns=[], constraints=[], indexes=[],
-                         server_version_num=160014, server_version="16.14")]
+                         server_version_num=160014, server_version="16.14", database_bytes=8000000,
+                         max_wal_bytes=1 << 30, slot_wal_keep_bytes=-1)]
 
     runner = OneQuery()
     document = restore.read_document(runner, "dev", ["public"])
-    assert len(runner.sql) == 1 and "server_version_num" in runner.sql[0]
+    assert len(runner.sql) == 1 and "server_version_num" in runner.sql[0] and "pg_database_size" in runner.sql[0]
     assert document["server_version_num"] == 160014 and document["server_version"] == "16.14"
+    assert (document["database_bytes"], document["max_wal_bytes"], document["slot_wal_keep_bytes"]) == (8000000, 1 << 30, -1)
     assert list(document["schema"]) == ["public.t"] and document["schemas"] == ["public"]
 
 
