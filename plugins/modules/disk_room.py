@@ -29,7 +29,7 @@ extends_documentation_fragment:
 options:
   writes:
     description:
-      - What the job will write, each with where and how much at most.
+      - What the job will write, each with where and how much.
     type: list
     elements: dict
     required: true
@@ -46,7 +46,7 @@ options:
         type: str
       bytes:
         description:
-          - How much is written there, at most, in bytes.
+          - How much is written there, in bytes. Reckon high, as what is written beyond it is not counted.
         type: int
         required: true
       what:

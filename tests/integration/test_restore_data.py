@@ -274,7 +274,7 @@ def test_check_mode_changes_nothing_and_says_what_it_would_do(stack):
     assert "TRUNCATE TABLE" in result.output and "pg_restore" in result.output
     assert "source and target schemas are identical" in result.output
     # the room it would need, the dump counted at the source's size (check mode takes none)
-    assert "- find room on the server (the dump counted at the source's size):" in result.output
+    assert "- find room on the server (each write reckoned from the databases' sizes, the dump at the source's):" in result.output
     assert re.search(r"^ +/\S*: \d+% used, .* to write there \(the dump .*\): \d+% after$", result.output, re.M), result.output[-3000:]
     assert stack.source_password not in result.output
     assert_unchanged(before, containers, files)
@@ -334,7 +334,7 @@ def test_restore_gives_the_source_rows_keeps_the_migrations_and_resets_electric(
     assert "docker exec -i shared_postgres pg_restore" in result.output
     assert re.search(r"uk_lrt\s+19318\s+(\d+\.\d{3})", result.output), result.output[-3000:]
     assert re.search(r"schema_migrations\s+3\s+kept", result.output)
-    start = result.output.index("room, when the restore began (each write at most):")
+    start = result.output.index("room, when the restore began (each write reckoned from the databases' sizes):")
     block = result.output[start:result.output.index("backup: ", start)]
     lines = [line.strip() for line in block.splitlines()[1:] if line.strip()]
     assert lines and all(re.match(r"^/\S*: \d+% used, .* to write there \(.*\): \d+% after$", line) for line in lines), block
