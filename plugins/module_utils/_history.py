@@ -104,8 +104,9 @@ def tag_of(entry):
 
 
 def last_components(records):
-    """The components the last deploy replaced, in deploy order; [] for an empty history. A deploy records its
-    backend and frontend, and its Electric, in a line each, with its run's id."""
+    """The components the last deploy changed, in deploy order; [] for an empty history, or when it only restarted
+    the images that ran (restarted()). A deploy records its backend and frontend, and its Electric, in a line each,
+    with its run's id."""
     if not records:
         return []
     run_id = records[-1].get("run_id")
@@ -114,38 +115,53 @@ def last_components(records):
         if not run_id or record.get("run_id") != run_id:
             break
         last.append(record)
-    return [component for component in ("backend", "frontend", "electric") if any(component in record["components"] for record in last)]
+    return [component for component in ("backend", "frontend", "electric")
+            if any(component in record["components"] and not restarted(record["components"][component]) for record in last)]
+
+
+def restarted(entry):
+    """Whether a deploy ran the very image that ran before it (a change of environment, a restore's restart)."""
+    before = entry.get("before")
+    return bool(before and entry.get("image_id")) and all(entry.get(key) == before.get(key) for key in ("image", "build", "image_id"))
 
 
 def last_deploys(records, components):
-    """``{component: the last record that deployed it}`` for the components that have one."""
+    """``{component: the last record that changed it}`` for the components that have one: a deploy that only
+    restarted the image that ran (restarted()) changed no build, and a rollback looks past it."""
     found = {}
     for record in reversed(records):
         for component in components:
-            if component not in found and component in record["components"]:
+            entry = record["components"].get(component)
+            if component not in found and entry is not None and not restarted(entry):
                 found[component] = record
     return found
 
 
 def rollback(records, service, components):
-    """``{component: tag}``: per component, the build that ran before its last deploy, by the tag that names it.
+    """``{component: tag}``: per component, the build that ran before the last deploy that changed it (see
+    last_deploys()), by the tag that names it.
 
     Raises HistoryError naming each component that has no such build: never deployed by this collection on this
-    host, its last deploy was its first (nothing ran before), or what ran before has no version label and ran under
-    the same tag as what runs now (a moving tag such as latest names another image now)."""
+    host, or only restarted in the history kept, its last change was its first deploy (nothing ran before), or what
+    ran before has no version label and ran under the same tag as what runs now (a moving tag such as latest names
+    another image now)."""
     last = last_deploys(records, components)
     tags, problems = {}, []
     for component in components:
         record = last.get(component)
         if record is None:
-            problems.append("%s has no deploy in the history of %s on this host" % (component, service))
+            if any(component in other["components"] for other in records):
+                problems.append("%s: every deploy of it in the history of %s on this host restarted the same image"
+                                % (component, service))
+            else:
+                problems.append("%s has no deploy in the history of %s on this host" % (component, service))
             continue
         entry = record["components"][component]
         before = entry.get("before")
         if not before:
-            problems.append("%s: its last deploy (%s) was its first: nothing ran before it" % (component, record.get("time")))
+            problems.append("%s: the last deploy that changed it (%s) was its first: nothing ran before it" % (component, record.get("time")))
         elif not before.get("build") and image_tag(before.get("image") or "") == image_tag(entry.get("image") or ""):
-            problems.append("%s: what ran before its last deploy (%s, image %s) has no version label, and its tag %s now "
+            problems.append("%s: what ran before the last deploy that changed it (%s, image %s) has no version label, and its tag %s now "
                             "names the image that runs: no tag names the earlier build (images built by build_push.yml "
                             "carry one)" % (component, record.get("time"), (before.get("image_id") or "?")[7:19],
                                             image_tag(before.get("image") or "")))

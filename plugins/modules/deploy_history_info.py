@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Reads the last O(last) deploys of a service from the history file M(sertantai.deploy.deploy_history) writes on
     its host (one command), oldest first.
-  - With O(rollback), finds per component the build that ran before its last deploy, by the tag that names it in
+  - With O(rollback), finds per component the build that ran before the last deploy that changed it (a deploy that
+    restarted the same image, for a change of environment or a restore, changed none), by the tag that names it in
     the registry (the tag it was built as, else its reference's tag). It fails, naming each, when a component has
     no such build (never deployed on this host, a first deploy, or an unlabelled image under a tag that now names
     another one), so a rollback never guesses.
@@ -41,8 +42,8 @@ options:
     elements: str
     default: []
   rollback_last:
-    description: Find the earlier build of each component the last deploy of the service replaced (with O(rollback)
-      empty).
+    description: Find the earlier build of each component the last deploy of the service changed (with O(rollback)
+      empty). A last deploy that only restarted the same images is refused.
     type: bool
     default: false
 """
@@ -79,12 +80,12 @@ unreadable:
   returned: always
   type: int
 rollback:
-  description: Per component of O(rollback), the tag of the build that ran before its last deploy.
+  description: Per component of O(rollback), the tag of the build that ran before the last deploy that changed it.
   returned: when O(rollback) is given and every component has one
   type: dict
   sample: {backend: 5f1252d}
 rolled_back_from:
-  description: Per component of O(rollback), the last deploy of it (the one a rollback undoes), in one line.
+  description: Per component of O(rollback), the last deploy that changed it (the one a rollback undoes), in one line.
   returned: when RV(rollback) is
   type: dict
 """
@@ -127,6 +128,12 @@ def run_module(module):
     if wanted:
         components = params["rollback"] or _history.last_components(records)
         try:
+            if not components and records:
+                raise _history.HistoryError(
+                    "cannot roll back %s: its last deploy (%s) changed no build, it restarted %s on the image that ran "
+                    "before (an environment comes from the fleet description). Nothing was changed; name the components "
+                    "to roll back, or deploy a tag by hand (-e tag=...)"
+                    % (params["service"], records[-1].get("time"), ", ".join(sorted(records[-1]["components"]))))
             if not components:
                 raise _history.HistoryError("cannot roll back %s: it has no deploy in the history on this host (%s). Nothing "
                                             "was changed; deploy a tag by hand (-e tag=...)" % (params["service"], params["path"]))

@@ -272,7 +272,7 @@ def test_a_rollback_goes_back_to_what_ran_before_the_last_deploy_from_the_histor
     assert int(result["rc"]) == 0, result["out"]
     assert result["image"] == "localhost:5000/sertantai-legal-backend:v1"
     out = folded(result["out"])
-    assert "legal: backend rolled back to v1, what ran before its last deploy (" in out, out
+    assert "legal: backend rolled back to v1, what ran before the last deploy that changed it (" in out, out
     assert "by root@" in out and "backend v2-unpulled, before: v1)" in out, out
     # the history on the server: private, one line per deploy; the tag deploy, then the rollback that undid it
     assert result["modes"] == ["750", "640"]
@@ -288,7 +288,7 @@ def test_a_rollback_goes_back_to_what_ran_before_the_last_deploy_from_the_histor
     assert rollback["time"] >= tag_deploy["time"]
     # a service whose only deploy was its first: refused before anything changes
     assert int(result["first_rc"]) != 0
-    assert "cannot roll back auth: backend: its last deploy (" in folded(result["first_out"]), result["first_out"]
+    assert "cannot roll back auth: backend: the last deploy that changed it (" in folded(result["first_out"]), result["first_out"]
     assert "was its first: nothing ran before it" in folded(result["first_out"])
     assert re.search(r"changed=0 +unreachable=0 +failed=1", result["first_out"]), result["first_out"]
 

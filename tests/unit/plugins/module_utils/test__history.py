@@ -86,6 +86,31 @@ def test_a_rollback_goes_back_to_the_build_that_ran_before_each_components_last_
     assert _history.rollback(records, "legal", ["backend"]) == {"backend": "v2"}
 
 
+def test_a_rollback_looks_past_deploys_that_restarted_the_same_image():
+    # t2 changed the backend's build; t3 changed only its environment (the same image, recreated); t4 was the
+    # health-gated restart of a restore: a rollback goes back to what ran before t2, the deploy that changed it
+    b1, b2 = entry("latest", "b1", image_id="sha256:" + "1" * 64), entry("latest", "b2", image_id="sha256:" + "2" * 64)
+    records = [
+        deploy("t1", run_id="r1", backend=(b1, None)),
+        deploy("t2", run_id="r2", backend=(b2, b1)),
+        deploy("t3", run_id="r3", backend=(dict(b2, container="sertantai-legal-green"), b2)),
+        deploy("t4", run_id="r4", backend=(b2, dict(b2, container="sertantai-legal-green"))),
+    ]
+    assert _history.restarted(records[2]["components"]["backend"]) and not _history.restarted(records[1]["components"]["backend"])
+    assert _history.rollback(records, "legal", ["backend"]) == {"backend": "b1"}
+    assert _history.last_deploys(records, ["backend"])["backend"]["time"] == "t2"
+    # the last deploy changed nothing but restarted the backend: it names no component to roll back
+    assert _history.last_components(records) == []
+    # the same tag and build but another image id is a change (a rebuild pushed under the same tag)
+    rebuilt = dict(b2, image_id="sha256:" + "3" * 64)
+    assert not _history.restarted(dict(rebuilt, before=b2))
+    # only restarts in the history kept (the change that started it was trimmed away): refused, saying so
+    with pytest.raises(_history.HistoryError) as raised:
+        _history.rollback(records[2:], "legal", ["backend"])
+    assert raised.value.message.startswith("cannot roll back legal: backend: every deploy of it in the history of legal on "
+                                           "this host restarted the same image"), raised.value.message
+
+
 def test_the_components_of_the_last_deploy_are_those_of_every_line_of_its_run():
     # a deploy records its backend and frontend in one line and its Electric in the next, with the same run id
     records = [deploy("t1", run_id="a", backend=(entry("latest", "b1"), None)),
@@ -98,10 +123,10 @@ def test_the_components_of_the_last_deploy_are_those_of_every_line_of_its_run():
 
 @pytest.mark.parametrize("records, components, problem", [
     ([], ["backend"], "backend has no deploy in the history of legal on this host"),
-    ([deploy("t1", backend=(entry("latest", "b1"), None))], ["backend"], "backend: its last deploy (t1) was its first"),
+    ([deploy("t1", backend=(entry("latest", "b1"), None))], ["backend"], "backend: the last deploy that changed it (t1) was its first"),
     # an image without a version label under latest, replaced under latest: latest names the new image now
     ([deploy("t1", backend=(entry("latest", "b2"), entry("latest")))], ["backend"],
-     "backend: what ran before its last deploy (t1, image aaaaaaaaaaaa) has no version label, and its tag latest now"),
+     "backend: what ran before the last deploy that changed it (t1, image aaaaaaaaaaaa) has no version label, and its tag latest now"),
 ])
 def test_a_rollback_that_cannot_name_the_earlier_build_is_refused_and_says_why(records, components, problem):
     with pytest.raises(_history.HistoryError) as raised:
