@@ -12,6 +12,8 @@ backup and data.
 
 from __future__ import annotations
 
+from ansible_collections.sertantai.deploy.plugins.module_utils._docker import first_error_line, no_such
+
 
 def human_bytes(value):
     if value is None:
@@ -123,11 +125,10 @@ def room(docker, writes, max_percent):
     paths = list(dict.fromkeys(write["path"] for write in writes if not write.get("container")))
     rc, out, err = docker.script(_ROOM_SCRIPT, str(len(containers)), *(containers + paths), check=False)
     if rc != 0:
-        missing = [name for name in containers if "No such container: %s" % name in (err or "")]
+        missing = [name for name in containers if name in no_such(err)]
         if missing:
             raise RoomError("the container %s is not on this host" % ", ".join(missing))
-        raise RoomError((err or out or "").strip().splitlines()[-1] if (err or out or "").strip()
-                        else "reading the filesystems failed with rc=%d" % rc)
+        raise RoomError(first_error_line(err) or "reading the filesystems failed with rc=%d" % rc)
     root, mounts, filesystems = parse_room(out)
     rows = {}
     for write in writes:
@@ -135,14 +136,15 @@ def room(docker, writes, max_percent):
         if at not in filesystems:
             raise RoomError("df did not show the filesystem of %s" % at)
         fs = filesystems[at]
-        percent = percent_used(fs["used"], fs["available"])
-        row = rows.setdefault(fs["mount"], dict(fs, percent=100 if percent is None else percent, writes=[], bytes=0))
+        row = rows.setdefault(fs["mount"], dict(fs, writes=[], bytes=0))
         row["writes"].append(dict(what=write["what"], bytes=write["bytes"], path=write["path"],
                                   container=write.get("container")))
         row["bytes"] += write["bytes"]
     for row in rows.values():
-        total = row["used"] + row["available"]
-        row["percent_after"] = -(-100 * (row["used"] + row["bytes"]) // total) if total > 0 else 100
+        # df's Use% now, and once the writes have taken their bytes from what is available; a filesystem of no
+        # size counts as full
+        now, after = (percent_used(row["used"] + taken, row["available"] - taken) for taken in (0, row["bytes"]))
+        row.update(percent=100 if now is None else now, percent_after=100 if after is None else after)
         row["ok"] = row["percent_after"] <= max_percent
     return list(rows.values())
 

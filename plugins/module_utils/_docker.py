@@ -62,7 +62,7 @@ class DockerCli:
             return {}, []
         rc, out, err = self.run("inspect", "--type", kind, *names, check=False)
         docs = json.loads(out) if (out or "").strip().startswith("[") else []
-        unknown = set(_NO_SUCH_RE.findall(err or ""))
+        unknown = no_such(err)
         missing = [name for name in names if name in unknown]
         present = [name for name in names if name not in unknown]
         if (rc != 0 and not missing) or len(docs) != len(present):
@@ -126,6 +126,11 @@ def die_events(text):
 def error_lines(stderr):
     """The non-empty lines of a Docker CLI call's stderr, without the daemon's "Error response from daemon: "."""
     return [line.strip().replace("Error response from daemon: ", "") for line in (stderr or "").splitlines() if line.strip()]
+
+
+def no_such(stderr):
+    """The names a Docker CLI call's stderr says Docker does not know ("No such container: x")."""
+    return set(_NO_SUCH_RE.findall(stderr or ""))
 
 
 def first_error_line(stderr):

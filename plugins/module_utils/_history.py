@@ -119,6 +119,21 @@ def last_components(records):
             if any(component in record["components"] and not restarted(record["components"][component]) for record in last)]
 
 
+def last_changed(records, service, where):
+    """last_components(), for a rollback that names none: raises HistoryError when there are none, because the
+    history (at ``where``) is empty or its last deploy only restarted what ran."""
+    components = last_components(records)
+    if components:
+        return components
+    if records:
+        raise HistoryError(
+            "cannot roll back %s: its last deploy (%s) changed no build, it restarted %s on the image that ran before (an "
+            "environment comes from the fleet description). Nothing was changed; name the components to roll back, or "
+            "deploy a tag by hand (-e tag=...)" % (service, records[-1].get("time"), ", ".join(sorted(records[-1]["components"]))))
+    raise HistoryError("cannot roll back %s: it has no deploy in the history on this host (%s). Nothing was changed; "
+                       "deploy a tag by hand (-e tag=...)" % (service, where))
+
+
 def restarted(entry):
     """Whether a deploy ran the very image that ran before it (a change of environment, a restore's restart)."""
     before = entry.get("before")

@@ -126,17 +126,8 @@ def run_module(module):
     shown = records[-params["last"]:]
     result = dict(changed=False, deploys=shown, summaries=[_history.summary(record) for record in shown], unreadable=unreadable)
     if wanted:
-        components = params["rollback"] or _history.last_components(records)
         try:
-            if not components and records:
-                raise _history.HistoryError(
-                    "cannot roll back %s: its last deploy (%s) changed no build, it restarted %s on the image that ran "
-                    "before (an environment comes from the fleet description). Nothing was changed; name the components "
-                    "to roll back, or deploy a tag by hand (-e tag=...)"
-                    % (params["service"], records[-1].get("time"), ", ".join(sorted(records[-1]["components"]))))
-            if not components:
-                raise _history.HistoryError("cannot roll back %s: it has no deploy in the history on this host (%s). Nothing "
-                                            "was changed; deploy a tag by hand (-e tag=...)" % (params["service"], params["path"]))
+            components = params["rollback"] or _history.last_changed(records, params["service"], params["path"])
             result["rollback"] = _history.rollback(records, params["service"], components)
         except _history.HistoryError as exc:
             module.fail_json(msg=exc.message, **result)

@@ -159,7 +159,7 @@ def run_module(module):
     except _disk.RoomError as exc:
         module.fail_json(msg="could not read the filesystems to write to: %s" % exc.message)
     lines = [_disk.room_line(row) for row in rows]
-    full = [_disk.room_line(row) for row in rows if not row["ok"]]
+    full = [line for line, row in zip(lines, rows) if not row["ok"]]
     if full:
         module.fail_json(
             msg="No room: %s, more than max_percent=%d allows. Nothing was written. %s"
